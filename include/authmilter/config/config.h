@@ -1,0 +1,62 @@
+// One immutable configuration snapshot: the conf file's settings, every list file it
+// names (parsed into lookup sets), and the stage factories built from them. Sessions hold
+// a shared_ptr to the snapshot they started with; a reload swaps in a new one.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authmilter/config/config_error.h"
+#include "authmilter/log/logger.h"
+#include "authmilter/pipeline/stage.h"
+#include "authmilter/policy/cidr_set.h"
+#include "authmilter/policy/domain_set.h"
+#include "authmilter/policy/host_list.h"
+#include "authmilter/policy/sender_login_map.h"
+
+namespace authmilter::config {
+
+struct SocketSpec {
+  enum class Kind { Unix, Inet, Inet6 } kind = Kind::Unix;
+  std::string path;  // Unix
+  std::string host;  // Inet/Inet6; empty = any address
+  unsigned port = 0;
+  std::string text;  // as libmilter wants it: "unix:/path", "inet:25@127.0.0.1"
+};
+// libmilter syntax: unix:/path, local:/path, inet:PORT[@HOST], inet6:PORT[@HOST].
+std::optional<SocketSpec> parseSocketSpec(std::string_view text, std::string* error);
+
+struct Config {
+  std::string file;  // the conf file this came from
+
+  // Daemon
+  SocketSpec socket;
+  unsigned umask = 007;
+  std::string userId;  // "user" or "user:group"; empty = keep the starting user
+  std::string pidFile;
+  unsigned shutdownTimeout = 30;
+
+  // Logging
+  log::LogOptions log;
+
+  std::string authservId;
+
+  // Relay policy
+  policy::DomainSet localDomains;
+  policy::CidrSet trustedNetworks;
+  policy::HostList ignoreHosts;
+  std::vector<std::string> submissionDaemons;
+  std::optional<policy::SenderLoginMap> senderLoginMap;
+
+  // Built last, from the fields above, in pipeline order.
+  std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;
+  uint32_t hooks = 0;  // union of the stages' hooks
+};
+
+// Reads and validates `path` and every file it names. Relative file names are taken
+// relative to the conf file's directory. Throws ConfigErrors listing every problem.
+std::shared_ptr<const Config> loadConfig(const std::string& path);
+
+}  // namespace authmilter::config

@@ -1,0 +1,29 @@
+// Authentication-Results (RFC 8601): formatting ours, and recognising incoming ones that
+// claim to be ours so they can be removed (§5: an MTA MUST remove such forgeries).
+// Pure functions; the Session applies the edits.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authmilter/pipeline/message.h"
+
+namespace authmilter::pipeline {
+
+inline constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
+
+// "mx.example.org;\n\tauth=pass smtp.auth=alice" or "mx.example.org; none" (§2.2) when no
+// method produced a result. Folded with "\n\t" between results, as milters hand headers over.
+std::string formatAuthResults(std::string_view authservId, const std::vector<AuthResult>& results);
+
+// RFC 8601 §2.2 pvalue: as is when it is a plain token or local-part@domain, else a
+// quoted-string; control characters are dropped (no header injection from a SASL login).
+std::string formatPropertyValue(std::string_view value);
+
+// The authserv-id an Authentication-Results value starts with (after CFWS), whether or not
+// the rest parses; nullopt when there is none at all.
+std::optional<std::string> authservIdOf(std::string_view headerValue);
+
+}  // namespace authmilter::pipeline

@@ -1,0 +1,61 @@
+// What the stages see: the SMTP connection and the message in progress, both plain C++
+// filled by the milter Session from libmilter callbacks and macros. Stages never see
+// libmilter types. Stages record results here ("record, don't write"); the Session alone
+// turns them into the Authentication-Results header, the log line and the MTA's reply.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "authmilter/policy/address.h"
+#include "authmilter/policy/ip_address.h"
+
+namespace authmilter::pipeline {
+
+struct Connection {
+  std::string hostname;                         // as the MTA reports it; "[192.0.2.1]" if unresolved
+  std::optional<policy::IpAddress> address;     // nullopt: unknown (never "trusted")
+  std::string helo;
+  std::string daemonName;                       // {daemon_name}
+  std::string tlsVersion;                       // {tls_version}
+  std::string cipher;                           // {cipher}
+  // Facts recorded by the relay policy stage at connect time.
+  bool trustedNetwork = false;                  // client in TrustedNetworks
+  bool ignored = false;                         // client in IgnoreHosts: later stages skip their checks
+};
+
+// One method result for Authentication-Results (RFC 8601 §2.2):
+// method=result (reason) ptype.property=value ...
+struct AuthResult {
+  std::string method;  // "auth", "spf", "dkim", "dmarc"
+  std::string result;  // "pass", "fail", ...
+  std::string reason;  // optional reason= text
+  std::vector<std::pair<std::string, std::string>> properties;  // {"smtp.auth", "alice"}
+};
+
+// A header edit a stage asks for (e.g. DKIM-Signature); applied at end of message after
+// the Authentication-Results edits.
+struct HeaderEdit {
+  enum class Kind { Add, Insert } kind = Kind::Add;
+  size_t index = 0;  // for Insert
+  std::string name;
+  std::string value;
+};
+
+struct Message {
+  std::string queueId;                          // {i}; empty until the MTA sends it
+  std::string authLogin;                        // {auth_authen}; empty = not authenticated
+  std::string authType;                         // {auth_type}
+  policy::MailAddress sender;
+  std::vector<std::string> recipients;          // accepted recipients, as given
+  size_t rejectedRecipients = 0;
+  std::vector<AuthResult> results;              // for Authentication-Results
+  std::vector<std::pair<std::string, std::string>> logFields;  // for the log line, in order
+  std::vector<HeaderEdit> headerEdits;
+
+  bool authenticated() const { return !authLogin.empty(); }
+};
+
+}  // namespace authmilter::pipeline

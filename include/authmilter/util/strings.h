@@ -1,0 +1,21 @@
+// Small string helpers shared by the config loader, the policy sets and the pipeline.
+// ASCII only: mail protocol keywords, domains (after IDNA) and conf keys are ASCII.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace authmilter::util {
+
+std::string toLower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool istartsWith(std::string_view s, std::string_view prefix);
+std::string_view trim(std::string_view s);
+// Splits on runs of blanks and commas; empty fields are dropped.
+std::vector<std::string> splitList(std::string_view s);
+// Replaces control characters (CR, LF, NUL, ...) by '?': for values that come from the
+// network and end up in a log line or a header.
+std::string sanitize(std::string_view s);
+
+}  // namespace authmilter::util

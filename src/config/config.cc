@@ -1,0 +1,254 @@
+// Conf file loader: "Key value" lines (opendkim.conf style), checked against the settings
+// table, then list files parsed into immutable sets, then the stage factories built.
+#include "authmilter/config/config.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "authmilter/config/list_file.h"
+#include "authmilter/config/settings.h"
+#include "authmilter/stages/registry.h"
+#include "authmilter/util/strings.h"
+
+namespace authmilter::config {
+
+namespace {
+
+struct RawValue {
+  std::string value;
+  int line = 0;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string path) : path_(std::move(path)) {
+    const auto slash = path_.rfind('/');
+    dir_ = slash == std::string::npos ? "." : path_.substr(0, slash == 0 ? 1 : slash);
+  }
+
+  std::shared_ptr<const Config> load() {
+    readConfFile();
+    auto config = std::make_shared<Config>();
+    config->file = path_;
+    fill(*config);
+    if (errors_.empty()) {
+      config->stages = stages::buildStageFactories(*config);
+      for (const auto& stage : config->stages) config->hooks |= stage->hooks();
+    }
+    if (!errors_.empty()) throw ConfigErrors(std::move(errors_));
+    return config;
+  }
+
+ private:
+  void error(int line, std::string message) { errors_.push_back({path_, line, std::move(message)}); }
+
+  void readConfFile() {
+    std::ifstream in(path_);
+    if (!in) {
+      error(0, std::string("cannot read configuration file: ") + std::strerror(errno));
+      return;
+    }
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      const std::string text = stripComment(line);
+      if (text.empty()) continue;
+      const auto split = text.find_first_of(" \t");
+      const std::string key = text.substr(0, split);
+      const std::string value =
+          split == std::string::npos ? "" : std::string(util::trim(std::string_view(text).substr(split)));
+      const SettingDef* def = findSetting(key);
+      if (def == nullptr) {
+        error(number, "unknown option '" + key + "'");
+        continue;
+      }
+      if (value.empty()) {
+        error(number, std::string(def->name) + ": missing value");
+        continue;
+      }
+      const auto [it, inserted] = values_.emplace(def->name, RawValue{value, number});
+      if (!inserted) {
+        error(number, std::string(def->name) + " is set twice (first at line " + std::to_string(it->second.line) + ")");
+      }
+    }
+  }
+
+  // The raw value of a setting (or its default, with line 0).
+  RawValue raw(std::string_view name) const {
+    const auto it = values_.find(std::string(name));
+    if (it != values_.end()) return it->second;
+    return {std::string(findSetting(name)->defaultValue), 0};
+  }
+
+  bool boolean(std::string_view name) {
+    const auto v = raw(name);
+    if (util::iequals(v.value, "yes") || util::iequals(v.value, "true") || v.value == "1") return true;
+    if (util::iequals(v.value, "no") || util::iequals(v.value, "false") || v.value == "0") return false;
+    error(v.line, std::string(name) + ": expected yes or no, got '" + v.value + "'");
+    return false;
+  }
+
+  long integer(std::string_view name) {
+    const auto v = raw(name);
+    const SettingDef* def = findSetting(name);
+    long n = 0;
+    const auto* end = v.value.data() + v.value.size();
+    auto [ptr, ec] = std::from_chars(v.value.data(), end, n);
+    if (ec != std::errc() || ptr != end || n < def->min || n > def->max) {
+      error(v.line, std::string(name) + ": expected a whole number from " + std::to_string(def->min) + " to " +
+                        std::to_string(def->max) + ", got '" + v.value + "'");
+      return def->min;
+    }
+    return n;
+  }
+
+  std::string choice(std::string_view name) {
+    const auto v = raw(name);
+    const SettingDef* def = findSetting(name);
+    std::string_view choices = def->choices;
+    while (!choices.empty()) {
+      const auto bar = choices.find('|');
+      if (util::iequals(choices.substr(0, bar), v.value)) return util::toLower(v.value);
+      choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+    }
+    error(v.line, std::string(name) + ": expected one of " + std::string(def->choices) + ", got '" + v.value + "'");
+    return std::string(def->defaultValue);
+  }
+
+  std::string resolvePath(const std::string& file) const {
+    return file.empty() || file.front() == '/' ? file : dir_ + "/" + file;
+  }
+
+  // Reads a list file named by `name`; calls `add(entry, &error)` for each line.
+  template <typename Add>
+  bool list(std::string_view name, Add add) {
+    const auto v = raw(name);
+    if (v.value.empty()) return false;
+    const std::string file = resolvePath(v.value);
+    for (const auto& entry : readListFile(file, path_, v.line, errors_)) {
+      std::string why;
+      if (!add(entry.text, &why)) errors_.push_back({file, entry.line, why});
+    }
+    return true;
+  }
+
+  void fill(Config& c) {
+    std::string why;
+    const auto socket = raw("Socket");
+    if (auto spec = parseSocketSpec(socket.value, &why)) {
+      c.socket = *spec;
+    } else {
+      error(socket.line, "Socket: " + why);
+    }
+    const auto umask = raw("UMask");
+    unsigned mask = 0;
+    const auto* end = umask.value.data() + umask.value.size();
+    auto [ptr, ec] = std::from_chars(umask.value.data(), end, mask, 8);
+    if (ec != std::errc() || ptr != end || mask > 0777) {
+      error(umask.line, "UMask: expected an octal mode such as 007, got '" + umask.value + "'");
+    }
+    c.umask = mask;
+    c.userId = raw("UserID").value;
+    c.pidFile = resolvePath(raw("PidFile").value);
+    c.shutdownTimeout = static_cast<unsigned>(integer("ShutdownTimeout"));
+
+    c.log.syslog = boolean("Syslog");
+    c.log.facility = *log::parseSyslogFacility(choice("SyslogFacility"));
+    c.log.level = *log::parseLogLevel(choice("LogLevel"));
+    const auto logFile = raw("LogFile").value;
+    c.log.file = logFile == "stderr" ? logFile : resolvePath(logFile);
+
+    c.authservId = raw("AuthservID").value;
+    if (c.authservId.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      c.authservId = host[0] ? host : "localhost";
+    } else if (c.authservId.find_first_of(" \t;()\"\\") != std::string::npos) {
+      error(raw("AuthservID").line, "AuthservID: '" + c.authservId + "' must be one token (no blanks, ';' or quotes)");
+    }
+
+    list("LocalDomains", [&](const std::string& e, std::string* w) { return c.localDomains.add(e, w); });
+    if (!list("TrustedNetworks", [&](const std::string& e, std::string* w) {
+          const auto cidr = policy::Cidr::parse(e, w);
+          if (cidr) c.trustedNetworks.add(*cidr);
+          return cidr.has_value();
+        })) {
+      std::string unused;
+      c.trustedNetworks.add(*policy::Cidr::parse("127.0.0.0/8", &unused));
+      c.trustedNetworks.add(*policy::Cidr::parse("::1", &unused));
+    }
+    list("IgnoreHosts", [&](const std::string& e, std::string* w) { return c.ignoreHosts.add(e, w); });
+    c.submissionDaemons = util::splitList(raw("SubmissionDaemons").value);
+    policy::SenderLoginMap logins;
+    if (list("SenderLoginMap", [&](const std::string& e, std::string* w) {
+          const auto split = e.find_first_of(" \t");
+          std::string login = e.substr(0, split);
+          if (!login.empty() && login.back() == ':') login.pop_back();
+          if (login.empty()) {
+            *w = "missing login";
+            return false;
+          }
+          return logins.add(login, util::splitList(split == std::string::npos ? "" : e.substr(split)), w);
+        })) {
+      c.senderLoginMap = std::move(logins);
+    }
+  }
+
+  std::string path_;
+  std::string dir_;
+  std::map<std::string, RawValue, std::less<>> values_;
+  std::vector<ConfigError> errors_;
+};
+
+}  // namespace
+
+std::optional<SocketSpec> parseSocketSpec(std::string_view text, std::string* error) {
+  SocketSpec spec;
+  const auto colon = text.find(':');
+  const std::string scheme = util::toLower(text.substr(0, colon));
+  const std::string_view rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
+  if (colon == std::string_view::npos || rest.empty()) {
+    *error = "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST, got '" + std::string(text) + "'";
+    return std::nullopt;
+  }
+  if (scheme == "unix" || scheme == "local") {
+    if (rest.front() != '/') {
+      *error = "unix socket path must be absolute: '" + std::string(rest) + "'";
+      return std::nullopt;
+    }
+    spec.kind = SocketSpec::Kind::Unix;
+    spec.path = std::string(rest);
+    spec.text = "unix:" + spec.path;
+    return spec;
+  }
+  if (scheme != "inet" && scheme != "inet6") {
+    *error = "unknown socket type '" + scheme + "' (use unix, local, inet or inet6)";
+    return std::nullopt;
+  }
+  spec.kind = scheme == "inet" ? SocketSpec::Kind::Inet : SocketSpec::Kind::Inet6;
+  const auto at = rest.find('@');
+  const std::string_view port = rest.substr(0, at);
+  spec.host = at == std::string_view::npos ? "" : std::string(rest.substr(at + 1));
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), spec.port);
+  // Port 0 lets the kernel choose (the daemon logs the port it got): for tests.
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || spec.port > 65535) {
+    *error = "bad port '" + std::string(port) + "' (0-65535)";
+    return std::nullopt;
+  }
+  if (at != std::string_view::npos && spec.host.empty()) {
+    *error = "empty host after '@'";
+    return std::nullopt;
+  }
+  spec.text = scheme + ":" + std::to_string(spec.port) + (spec.host.empty() ? "" : "@" + spec.host);
+  return spec;
+}
+
+std::shared_ptr<const Config> loadConfig(const std::string& path) { return Loader(path).load(); }
+
+}  // namespace authmilter::config

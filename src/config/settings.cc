@@ -1,0 +1,42 @@
+// The settings table. Keep conf/authmilter.conf in step: a test fails otherwise.
+#include "authmilter/config/settings.h"
+
+#include "authmilter/util/strings.h"
+
+namespace authmilter::config {
+
+namespace {
+constexpr SettingDef kSettings[] = {
+    // Daemon
+    {"Socket", SettingKind::Socket, "unix:/run/authmilter/authmilter.sock"},
+    {"UMask", SettingKind::Octal, "007"},
+    {"UserID", SettingKind::String, ""},
+    {"PidFile", SettingKind::File, ""},
+    {"ShutdownTimeout", SettingKind::Integer, "30", 0, 3600},
+    // Logging
+    {"Syslog", SettingKind::Bool, "yes"},
+    {"SyslogFacility", SettingKind::Enum, "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
+    {"LogLevel", SettingKind::Enum, "info", 0, 0, "error|warning|notice|info|debug"},
+    {"LogFile", SettingKind::String, ""},
+    // Authentication-Results
+    {"AuthservID", SettingKind::String, ""},
+    // Relay policy
+    {"LocalDomains", SettingKind::File, ""},
+    {"TrustedNetworks", SettingKind::File, ""},
+    {"IgnoreHosts", SettingKind::File, ""},
+    {"SubmissionDaemons", SettingKind::Words, ""},
+    {"SenderLoginMap", SettingKind::File, ""},
+};
+}  // namespace
+
+std::span<const SettingDef> settingDefs() { return kSettings; }
+
+const SettingDef* findSetting(std::string_view name) {
+  for (const auto& def : kSettings) {
+    if (util::iequals(def.name, name)) return &def;
+  }
+  return nullptr;
+}
+
+}  // namespace authmilter::config

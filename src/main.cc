@@ -1,0 +1,56 @@
+// authmilter: command line, configuration check, then the daemon.
+#include <getopt.h>
+
+#include <iostream>
+
+#include "authmilter/config/config.h"
+#include "authmilter/milter/daemon.h"
+#include "authmilter/version.h"
+
+namespace {
+
+constexpr const char* kDefaultConf = "/etc/authmilter/authmilter.conf";
+
+void usage(std::ostream& out) {
+  out << "usage: authmilter [-c FILE] [-f] [-n] [-V]\n"
+         "  -c FILE  configuration file (default " << kDefaultConf << ")\n"
+         "  -f       stay in the foreground (and log to stderr unless LogFile is set)\n"
+         "  -n       check the configuration and every file it names, then exit\n"
+         "  -V       print the version and exit\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  authmilter::milter::DaemonOptions options;
+  options.confPath = kDefaultConf;
+  bool checkOnly = false;
+  int opt;
+  while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
+    switch (opt) {
+      case 'c': options.confPath = optarg; break;
+      case 'f': options.foreground = true; break;
+      case 'n': checkOnly = true; break;
+      case 'V': std::cout << "authmilter " << authmilter::kVersion << "\n"; return 0;
+      case 'h': usage(std::cout); return 0;
+      default: usage(std::cerr); return 64;  // EX_USAGE
+    }
+  }
+  if (optind != argc) {
+    usage(std::cerr);
+    return 64;
+  }
+  std::shared_ptr<const authmilter::config::Config> config;
+  try {
+    config = authmilter::config::loadConfig(options.confPath);
+  } catch (const authmilter::config::ConfigErrors& e) {
+    for (const auto& err : e.errors()) std::cerr << err.toString() << "\n";
+    std::cerr << "authmilter: " << e.errors().size() << " configuration error(s); not started\n";
+    return 78;  // EX_CONFIG
+  }
+  if (checkOnly) {
+    std::cout << options.confPath << ": configuration OK\n";
+    return 0;
+  }
+  return authmilter::milter::runDaemon(std::move(config), options);
+}

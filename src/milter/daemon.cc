@@ -1,0 +1,324 @@
+// Daemon start-up and signal handling.
+//
+// libmilter's smfi_main() starts its own signal thread that sigwait()s for SIGHUP, SIGTERM
+// and SIGINT and stops the milter on any of them. We want SIGHUP to reload, so the main
+// thread keeps those signals blocked, runs smfi_main() in another thread, and sigwait()s
+// itself: Linux hands a process-directed signal to the thread-group leader first when that
+// thread is waiting for it, so the main thread gets them; it only posts the work and goes
+// straight back to waiting.
+#include "authmilter/milter/daemon.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "authmilter/log/logger.h"
+#include "authmilter/milter/callbacks.h"
+#include "authmilter/milter/config_store.h"
+#include "authmilter/milter/session.h"
+#include "authmilter/version.h"
+
+namespace authmilter::milter {
+
+namespace {
+
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string errnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+  std::string user;
+};
+
+std::optional<Identity> lookupUser(const std::string& spec) {
+  if (spec.empty()) return std::nullopt;
+  const auto colon = spec.find(':');
+  const std::string user = spec.substr(0, colon);
+  const struct passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) throw StartupError("UserID: no such user '" + user + "'");
+  Identity id{pw->pw_uid, pw->pw_gid, user};
+  if (colon != std::string::npos) {
+    const std::string group = spec.substr(colon + 1);
+    const struct group* gr = getgrnam(group.c_str());
+    if (gr == nullptr) throw StartupError("UserID: no such group '" + group + "'");
+    id.gid = gr->gr_gid;
+  }
+  return id;
+}
+
+void dropPrivileges(const Identity& id) {
+  if (geteuid() != 0) {
+    if (geteuid() == id.uid) return;
+    throw StartupError("UserID " + id.user + ": only root can change user");
+  }
+  if (initgroups(id.user.c_str(), id.gid) != 0) throw StartupError(errnoText("initgroups"));
+  if (setgid(id.gid) != 0) throw StartupError(errnoText("setgid"));
+  if (setuid(id.uid) != 0) throw StartupError(errnoText("setuid"));
+  if (id.uid != 0 && setuid(0) == 0) throw StartupError("could not drop root privileges");
+}
+
+// Refuses to take over a unix socket a running milter still answers on; creates the
+// socket's directory when it is missing (as systemd's RuntimeDirectory would).
+void prepareUnixSocket(const std::string& path, const std::optional<Identity>& id) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) throw StartupError("socket path too long: " + path);
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  const bool alive = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  if (fd >= 0) ::close(fd);
+  if (alive) throw StartupError("another milter is already listening on " + path);
+  const auto slash = path.rfind('/');
+  const std::string dir = path.substr(0, slash == 0 ? 1 : slash);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) == 0) return;
+  if (mkdir(dir.c_str(), 0750) != 0) throw StartupError(errnoText("cannot create socket directory " + dir));
+  if (id && chown(dir.c_str(), id->uid, id->gid) != 0) throw StartupError(errnoText("chown " + dir));
+}
+
+// libmilter does not expose its listening socket: find it among our descriptors. Sets
+// TCP_NODELAY on an inet listener (accepted sockets inherit it on Linux), so replies made
+// of several small packets are not held back by Nagle waiting on the MTA's delayed ACK.
+std::string tuneListener() {
+  for (int fd = 3; fd < 1024; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage ss{};
+    socklen_t sslen = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0) continue;
+    if (ss.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&ss)->sun_path);
+    const int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+      log::warning(errnoText("setsockopt TCP_NODELAY"));
+    }
+    char host[INET6_ADDRSTRLEN] = {};
+    unsigned port = 0;
+    if (ss.ss_family == AF_INET) {
+      const auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+      port = ntohs(sin->sin_port);
+      return "inet:" + std::to_string(port) + "@" + host;
+    }
+    const auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+    port = ntohs(sin6->sin6_port);
+    return "inet6:" + std::to_string(port) + "@" + host;
+  }
+  return "?";
+}
+
+void daemonize() {
+  const pid_t pid = fork();
+  if (pid < 0) throw StartupError(errnoText("fork"));
+  if (pid > 0) _exit(0);
+  setsid();
+  if (chdir("/") != 0) throw StartupError(errnoText("chdir /"));
+  const int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    if (devnull > STDERR_FILENO) close(devnull);
+  }
+}
+
+// Reload requests from the signal loop, done on their own thread so the signal loop is
+// back in sigwait() at once.
+class Reloader {
+ public:
+  Reloader(DaemonOptions options) : options_(std::move(options)), thread_([this] { loop(); }) {}
+  ~Reloader() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void request() {
+    {
+      std::lock_guard lock(mutex_);
+      requested_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [&] { return requested_ || stop_; });
+      if (stop_) return;
+      requested_ = false;
+      lock.unlock();
+      reload();
+      lock.lock();
+    }
+  }
+
+  void reload() {
+    log::notice("SIGHUP: reloading " + options_.confPath);
+    std::shared_ptr<const config::Config> next;
+    try {
+      next = config::loadConfig(options_.confPath);
+    } catch (const config::ConfigErrors& e) {
+      for (const auto& err : e.errors()) log::error("reload: " + err.toString());
+      log::error("reload failed; the previous configuration stays in force");
+      return;
+    }
+    std::string why;
+    auto logger = loggerFor(*next, options_.foreground, &why);
+    if (!logger) {
+      log::error("reload: " + why + "; the previous configuration stays in force");
+      return;
+    }
+    const auto previous = currentConfig();
+    for (const auto& [changed, what] : {std::pair{next->socket.text != previous->socket.text, "Socket"},
+                                        std::pair{next->userId != previous->userId, "UserID"},
+                                        std::pair{next->umask != previous->umask, "UMask"},
+                                        std::pair{next->pidFile != previous->pidFile, "PidFile"}}) {
+      if (changed) log::warning(std::string("reload: a change of ") + what + " takes effect only after a restart");
+    }
+    log::setLogger(std::move(logger));
+    setCurrentConfig(std::move(next));
+    log::notice("configuration reloaded; new connections use it, connections in progress keep the old one");
+  }
+
+  DaemonOptions options_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foreground, std::string* error) {
+  log::LogOptions options = config.log;
+  if (foreground && options.file.empty()) options.file = "stderr";
+  return log::makeStandardLogger(options, error);
+}
+
+int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions& options) {
+  std::string why;
+  auto logger = loggerFor(*config, options.foreground, &why);
+  if (!logger) {
+    std::cerr << "authmilter: " << why << "\n";
+    return 73;  // EX_CANTCREAT
+  }
+  log::setLogger(std::move(logger));
+  setCurrentConfig(config);
+
+  int pidFd = -1;
+  try {
+    const auto identity = lookupUser(config->userId);
+    if (!registerCallbacks()) throw StartupError("smfi_register failed");
+    if (config->socket.kind == config::SocketSpec::Kind::Unix) prepareUnixSocket(config->socket.path, identity);
+    if (smfi_setconn(const_cast<char*>(config->socket.text.c_str())) != MI_SUCCESS) {
+      throw StartupError("smfi_setconn " + config->socket.text + " failed");
+    }
+    const mode_t oldMask = umask(static_cast<mode_t>(config->umask));
+    errno = 0;
+    const int rc = smfi_opensocket(true);
+    const int savedErrno = errno;
+    umask(oldMask);
+    if (rc != MI_SUCCESS) {
+      errno = savedErrno;
+      throw StartupError("cannot listen on " + config->socket.text +
+                         (savedErrno ? std::string(": ") + std::strerror(savedErrno) : std::string()));
+    }
+    if (config->socket.kind == config::SocketSpec::Kind::Unix && identity &&
+        chown(config->socket.path.c_str(), identity->uid, identity->gid) != 0) {
+      throw StartupError(errnoText("chown " + config->socket.path));
+    }
+    log::notice(std::string("authmilter ") + kVersion + " listening on " + tuneListener() + " (conf " +
+                options.confPath + ", " + std::to_string(config->stages.size()) + " stages)");
+    if (!config->pidFile.empty()) {
+      pidFd = open(config->pidFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (pidFd < 0) throw StartupError(errnoText("cannot write PidFile " + config->pidFile));
+    }
+    if (identity) dropPrivileges(*identity);
+    if (!options.foreground) daemonize();
+  } catch (const StartupError& e) {
+    log::error(std::string("cannot start: ") + e.what());
+    if (!options.foreground) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
+    return 71;  // EX_OSERR
+  }
+  if (pidFd >= 0) {
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (write(pidFd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) log::warning("cannot write PidFile");
+    close(pidFd);
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR2}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread made from here
+
+  const pthread_t mainThread = pthread_self();
+  int milterResult = MI_SUCCESS;
+  bool stopping = false;
+  std::thread milterThread([&] {
+    milterResult = smfi_main();
+    pthread_kill(mainThread, SIGUSR2);  // wake the signal loop whatever made smfi_main return
+  });
+  {
+    Reloader reloader(options);
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        reloader.request();
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        if (!stopping) {
+          stopping = true;
+          log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                      ": no new connections; finishing messages in progress");
+          smfi_stop();
+        }
+      } else if (sig == SIGUSR2) {
+        break;
+      }
+    }
+  }
+  milterThread.join();
+  const bool drained = Session::waitForNoMessagesInFlight(std::chrono::seconds(config->shutdownTimeout));
+  if (!drained) {
+    log::warning(std::to_string(Session::messagesInFlight()) + " messages still in progress after ShutdownTimeout; " +
+                 "exiting (the MTA applies its milter default action to them)");
+  }
+  if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
+  if (milterResult != MI_SUCCESS) {
+    log::error("milter main loop failed (see libmilter's messages above)");
+    return 70;  // EX_SOFTWARE
+  }
+  // !stopping: a signal reached libmilter's own signal thread instead of ours (see top).
+  log::notice(stopping ? "stopped" : "stopped by libmilter's signal handler");
+  return 0;
+}
+
+}  // namespace authmilter::milter

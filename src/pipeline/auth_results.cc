@@ -1,0 +1,94 @@
+// Authentication-Results formatting and authserv-id extraction (RFC 8601 §2.2, §5).
+#include "authmilter/pipeline/auth_results.h"
+
+namespace authmilter::pipeline {
+
+namespace {
+bool plainChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+         c == '_' || c == '+';
+}
+
+std::string quoted(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) continue;
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// Skips folding white space and (nested) comments, RFC 5322 §3.2.2.
+size_t skipCfws(std::string_view s, size_t i) {
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '(') {
+      int depth = 0;
+      for (; i < s.size(); ++i) {
+        if (s[i] == '\\') {
+          ++i;
+        } else if (s[i] == '(') {
+          ++depth;
+        } else if (s[i] == ')' && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+}  // namespace
+
+std::string formatPropertyValue(std::string_view value) {
+  size_t ats = 0;
+  bool plain = !value.empty() && value.front() != '@' && value.back() != '@';
+  for (char c : value) {
+    if (c == '@') {
+      ++ats;
+    } else if (!plainChar(c)) {
+      plain = false;
+    }
+  }
+  return plain && ats <= 1 ? std::string(value) : quoted(value);
+}
+
+std::string formatAuthResults(std::string_view authservId, const std::vector<AuthResult>& results) {
+  std::string out(authservId);
+  if (results.empty()) return out + "; none";
+  for (const auto& r : results) {
+    out += ";\n\t" + r.method + "=" + r.result;
+    if (!r.reason.empty()) out += " reason=" + quoted(r.reason);
+    for (const auto& [property, value] : r.properties) out += " " + property + "=" + formatPropertyValue(value);
+  }
+  return out;
+}
+
+std::optional<std::string> authservIdOf(std::string_view value) {
+  size_t i = skipCfws(value, 0);
+  if (i >= value.size()) return std::nullopt;
+  std::string id;
+  if (value[i] == '"') {
+    for (++i; i < value.size() && value[i] != '"'; ++i) {
+      if (value[i] == '\\' && i + 1 < value.size()) ++i;
+      id.push_back(value[i]);
+    }
+  } else {
+    for (; i < value.size(); ++i) {
+      const char c = value[i];
+      if (c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(') break;
+      id.push_back(c);
+    }
+  }
+  if (id.empty()) return std::nullopt;
+  return id;
+}
+
+}  // namespace authmilter::pipeline

@@ -1,0 +1,25 @@
+// Pipeline fan-out: first stopping verdict wins (Postfix milter.c, OpenSMTPD lka_filter.c).
+#include "authmilter/pipeline/pipeline.h"
+
+namespace authmilter::pipeline {
+
+Pipeline::Pipeline(const std::vector<std::shared_ptr<const StageFactory>>& factories) {
+  stages_.reserve(factories.size());
+  for (const auto& factory : factories) stages_.push_back(factory->create());
+}
+
+Verdict Pipeline::run(const std::function<Verdict(Stage&)>& hook) {
+  Verdict result;
+  for (auto& stage : stages_) {
+    Verdict v = hook(*stage);
+    if (v.stops()) return v;
+    if (v.disposition > result.disposition) result = std::move(v);
+  }
+  return result;
+}
+
+void Pipeline::abort(Message& message) {
+  for (auto& stage : stages_) stage->onAbort(message);
+}
+
+}  // namespace authmilter::pipeline

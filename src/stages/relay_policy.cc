@@ -1,0 +1,87 @@
+// Relay policy stage. Postfix is the model (reject_unauth_destination with
+// allow_untrusted_routing=no, smtpd_sender_login_maps); where an address form is
+// ambiguous the stage refuses, because a wrong refusal is a bounce the sender sees and
+// a wrong acceptance is an open relay.
+#include "authmilter/stages/relay_policy.h"
+
+#include <algorithm>
+
+#include "authmilter/util/strings.h"
+
+namespace authmilter::stages {
+
+using pipeline::Connection;
+using pipeline::Message;
+using pipeline::Verdict;
+
+RecipientClass classifyRecipient(const policy::MailAddress& rcpt, const policy::DomainSet& localDomains) {
+  if (!rcpt.valid || rcpt.null) return RecipientClass::Invalid;
+  if (rcpt.sourceRoute || rcpt.routingInLocalPart) return RecipientClass::Routing;
+  if (!rcpt.hasDomain) {
+    return util::iequals(rcpt.localPart, "postmaster") ? RecipientClass::Local : RecipientClass::NoDomain;
+  }
+  return localDomains.contains(rcpt.domain) ? RecipientClass::Local : RecipientClass::Remote;
+}
+
+namespace {
+
+std::string_view className(RecipientClass c) {
+  switch (c) {
+    case RecipientClass::Local: return "local";
+    case RecipientClass::Remote: return "remote";
+    case RecipientClass::Routing: return "sender-specified routing";
+    case RecipientClass::NoDomain: return "no domain";
+    case RecipientClass::Invalid: return "invalid address";
+  }
+  return "?";
+}
+
+class RelayPolicy : public pipeline::Stage {
+ public:
+  explicit RelayPolicy(const config::Config& config) : config_(config) {}
+
+  Verdict onConnect(Connection& connection) override {
+    connection.trustedNetwork = connection.address && config_.trustedNetworks.contains(*connection.address);
+    connection.ignored = config_.ignoreHosts.matches(connection.address, connection.hostname);
+    return {};
+  }
+
+  Verdict onMailFrom(const Connection& connection, Message& message) override {
+    if (connection.trustedNetwork) message.logFields.emplace_back("trusted", "yes");
+    if (connection.ignored) message.logFields.emplace_back("ignored", "yes");
+    if (message.authenticated()) {
+      message.results.push_back({"auth", "pass", "", {{"smtp.auth", message.authLogin}}});
+    }
+    const auto& daemons = config_.submissionDaemons;
+    if (!message.authenticated() && !connection.daemonName.empty() &&
+        std::find(daemons.begin(), daemons.end(), connection.daemonName) != daemons.end()) {
+      return Verdict::reject("530", "5.7.0", "Authentication required",
+                             "unauthenticated submission on " + util::sanitize(connection.daemonName));
+    }
+    if (message.authenticated() && config_.senderLoginMap &&
+        !config_.senderLoginMap->owns(message.authLogin, message.sender)) {
+      const std::string login = util::sanitize(message.authLogin);
+      return Verdict::reject("553", "5.7.1",
+                             "<" + message.sender.text + ">: Sender address rejected: not owned by user " + login,
+                             "sender <" + message.sender.text + "> not owned by " + login);
+    }
+    return {};
+  }
+
+  Verdict onRcpt(const Connection& connection, Message& message, const policy::MailAddress& rcpt) override {
+    if (message.authenticated() || connection.trustedNetwork) return {};
+    const RecipientClass c = classifyRecipient(rcpt, config_.localDomains);
+    if (c == RecipientClass::Local) return {};
+    return Verdict::reject("550", "5.7.1", "<" + rcpt.text + ">: Relay access denied",
+                           "relay denied for <" + rcpt.text + "> (" + std::string(className(c)) + ")");
+  }
+
+ private:
+  const config::Config& config_;
+};
+
+}  // namespace
+
+std::unique_ptr<pipeline::Stage> RelayPolicyFactory::create() const { return std::make_unique<RelayPolicy>(config_); }
+
+}  // namespace authmilter::stages
