@@ -8,6 +8,7 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -33,6 +34,8 @@ constexpr std::pair<int, const char*> kMacros[] = {
     {SMFIM_ENVRCPT, "{rcpt_addr}"},
     {SMFIM_EOM, "i"},
 };
+
+std::atomic<bool> g_draining{false};
 
 constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 
@@ -176,7 +179,12 @@ sfsistat onHelo(SMFICTX* ctx, char* name) {
 }
 
 sfsistat onMailFrom(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, SMFIP_NR_MAIL, "mail", [&](Session& s) { return s.mailFrom(args(argv)); });
+  return guarded(ctx, SMFIP_NR_MAIL, "mail", [&](Session& s) {
+    if (g_draining.load()) {
+      return Verdict::tempfail("451", "4.3.2", "Mail filter restarting, try again later", "draining");
+    }
+    return s.mailFrom(args(argv));
+  });
 }
 
 sfsistat onRcpt(SMFICTX* ctx, char** argv) {
@@ -235,6 +243,8 @@ sfsistat onClose(SMFICTX* ctx) {
 }  // extern "C"
 
 }  // namespace
+
+void setDraining(bool draining) { g_draining.store(draining); }
 
 unsigned long requestedProtocol(unsigned long offered, unsigned hooks) {
   // No reply wanted at connect, HELO, headers, end of headers, body: verdicts from those are

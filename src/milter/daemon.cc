@@ -98,6 +98,10 @@ void prepareUnixSocket(const std::string& path, const std::optional<Identity>& i
   if (id && chown(dir.c_str(), id->uid, id->gid) != 0) throw StartupError(errnoText("chown " + dir));
 }
 
+// Where libmilter listens, so that a stop can wake its listener (see wakeListener).
+sockaddr_storage g_listenAddress{};
+socklen_t g_listenAddressLength = 0;
+
 // libmilter does not expose its listening socket: find it among our descriptors. Sets
 // TCP_NODELAY on an inet listener (accepted sockets inherit it on Linux), so replies made
 // of several small packets are not held back by Nagle waiting on the MTA's delayed ACK.
@@ -109,6 +113,8 @@ std::string tuneListener() {
     sockaddr_storage ss{};
     socklen_t sslen = sizeof ss;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0) continue;
+    std::memcpy(&g_listenAddress, &ss, sslen);
+    g_listenAddressLength = sslen;
     if (ss.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&ss)->sun_path);
     const int one = 1;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
@@ -215,6 +221,53 @@ class Reloader {
   std::thread thread_;
 };
 
+// libmilter's listener polls its socket with a 5 s timeout while holding the lock that
+// smfi_stop() needs, so a stop would take up to 5 s. A connection to ourselves wakes it;
+// it then sees the stop flag (set before smfi_stop() waits for that lock) and ends.
+void wakeListener() {
+  sockaddr_storage target = g_listenAddress;
+  if (target.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&target);
+    if (sin->sin_addr.s_addr == htonl(INADDR_ANY)) sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (target.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&target);
+    if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) sin6->sin6_addr = in6addr_loopback;
+  } else if (target.ss_family != AF_UNIX) {
+    return;
+  }
+  const int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  (void)::connect(fd, reinterpret_cast<sockaddr*>(&target), g_listenAddressLength);
+  ::close(fd);
+}
+
+// Graceful stop: libmilter stops serving every connection once smfi_stop() is called, so
+// first let the messages in progress finish (new MAIL FROMs get 451 meanwhile), then stop.
+void drainAndStop(unsigned timeoutSeconds) {
+  setDraining(true);
+  if (!Session::waitForNoMessagesInFlight(std::chrono::seconds(timeoutSeconds))) {
+    log::warning(std::to_string(Session::messagesInFlight()) + " messages still in progress after ShutdownTimeout; " +
+                 "stopping anyway (the MTA applies its milter_default_action to them)");
+  }
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::thread waker([&] {
+    std::unique_lock lock(mutex);
+    for (int i = 0; i < 250 && !stopped; ++i) {
+      wakeListener();
+      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
+    }
+  });
+  smfi_stop();
+  {
+    std::lock_guard lock(mutex);
+    stopped = true;
+  }
+  cv.notify_all();
+  waker.join();
+}
+
 }  // namespace
 
 std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foreground, std::string* error) {
@@ -279,6 +332,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
   for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR2}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread made from here
 
+  std::thread stopper;
   const pthread_t mainThread = pthread_self();
   int milterResult = MI_SUCCESS;
   bool stopping = false;
@@ -297,8 +351,8 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
         if (!stopping) {
           stopping = true;
           log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                      ": no new connections; finishing messages in progress");
-          smfi_stop();
+                      ": finishing messages in progress, refusing new ones");
+          stopper = std::thread([timeout = config->shutdownTimeout] { drainAndStop(timeout); });
         }
       } else if (sig == SIGUSR2) {
         break;
@@ -306,11 +360,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
     }
   }
   milterThread.join();
-  const bool drained = Session::waitForNoMessagesInFlight(std::chrono::seconds(config->shutdownTimeout));
-  if (!drained) {
-    log::warning(std::to_string(Session::messagesInFlight()) + " messages still in progress after ShutdownTimeout; " +
-                 "exiting (the MTA applies its milter default action to them)");
-  }
+  if (stopper.joinable()) stopper.join();
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
   if (milterResult != MI_SUCCESS) {
     log::error("milter main loop failed (see libmilter's messages above)");

@@ -54,7 +54,8 @@ class RelayPolicy : public pipeline::Stage {
     }
     const auto& daemons = config_.submissionDaemons;
     if (!message.authenticated() && !connection.daemonName.empty() &&
-        std::find(daemons.begin(), daemons.end(), connection.daemonName) != daemons.end()) {
+        std::any_of(daemons.begin(), daemons.end(),
+                    [&](const std::string& d) { return util::iequals(d, connection.daemonName); })) {
       return Verdict::reject("530", "5.7.0", "Authentication required",
                              "unauthenticated submission on " + util::sanitize(connection.daemonName));
     }

@@ -4,7 +4,6 @@
 #include "milter_client.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <libmilter/mfdef.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -27,12 +26,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kProtocolVersion = SMFI_PROT_VERSION;  // 6
-constexpr uint32_t kOldestVersion = 2;                     // oldest version an MTA still accepts
-constexpr int kLastMacroStage = 6;                         // SMFIM_EOH (mfapi.h)
-constexpr std::size_t kMaxBodyChunk = 65535;               // MILTER_CHUNK_SIZE
-constexpr uint32_t kMaxIncomingPacket = 64u << 20;         // sanity cap against garbage lengths
-constexpr std::size_t kReadSize = 64 * 1024;
-constexpr std::size_t kFlushThreshold = 64 * 1024;         // send queued packets beyond this
+constexpr uint32_t kOldestVersion = 2;                    // oldest version an MTA still accepts
+constexpr int kLastMacroStage = 6;                        // SMFIM_EOH (mfapi.h)
+constexpr std::size_t kMaxBodyChunk = 65535;              // MILTER_CHUNK_SIZE
+constexpr uint32_t kMaxIncomingPacket = 64u << 20;        // sanity cap against garbage lengths
+constexpr std::size_t kReadSize = std::size_t{64} * 1024;
+constexpr std::size_t kFlushThreshold = std::size_t{64} * 1024;  // send queued packets beyond this
 
 // SMFIF_* action flags live in mfapi.h (the filter API), not mfdef.h; the wire values are fixed.
 constexpr uint32_t kActAddHeaders = 0x001;     // SMFIF_ADDHDRS: 'h', 'i'
@@ -66,7 +65,9 @@ std::string describeCommand(char command) {
 }
 
 uint32_t decodeU32(const char* bytes) {
-  auto byte = [bytes](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])); };
+  auto byte = [bytes](int i) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[i]));
+  };
   return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
 }
 
@@ -94,10 +95,10 @@ void putString(std::string& out, std::string_view value, const char* what) {
 // Sequential reader over one packet's data; every malformation is a protocol error.
 class PayloadReader {
  public:
-  PayloadReader(std::string_view data, std::string context) : data_(data), context_(std::move(context)) {}
+  PayloadReader(std::string_view data, std::string context)
+      : data_(data), context_(std::move(context)) {}
 
   bool atEnd() const { return data_.empty(); }
-  std::size_t remaining() const { return data_.size(); }
 
   uint32_t u32() {
     if (data_.size() < 4) fail(context_ + ": truncated (expected a 32-bit value)");
@@ -172,7 +173,9 @@ int connectSocket(int domain, const sockaddr* address, socklen_t length,
     }
     if (err == EAGAIN) {
       // Unix socket with a full listen backlog: retry until the deadline.
-      if (Clock::now() >= deadline) fail("timed out connecting to " + description + " (backlog full)");
+      if (Clock::now() >= deadline) {
+        fail("timed out connecting to " + description + " (backlog full)");
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
@@ -185,7 +188,8 @@ int connectSocket(int domain, const sockaddr* address, socklen_t length,
 
 // ---- construction -------------------------------------------------------------------------
 
-MilterClient::MilterClient(int fd, std::chrono::milliseconds timeout) : fd_(fd), timeout_(timeout) {}
+MilterClient::MilterClient(int fd, std::chrono::milliseconds timeout)
+    : fd_(fd), timeout_(timeout) {}
 
 MilterClient::MilterClient(MilterClient&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
@@ -275,9 +279,22 @@ MilterClient MilterClient::connectTcp(const std::string& host, uint16_t port,
 
 // ---- raw I/O ------------------------------------------------------------------------------
 
-void MilterClient::sendAll(std::string_view bytes, const std::string& what) {
-  if (fd_ < 0) fail("cannot send " + what + ": connection is closed");
+std::string MilterClient::describeQueue() const {
+  std::string what = queuedCommands_.size() == 1 ? "command " : "commands ";
+  for (std::size_t i = 0; i < queuedCommands_.size(); ++i) {
+    if (i == 8) {
+      what += ", ...";
+      break;
+    }
+    what += (i ? ", " : "") + describeCommand(queuedCommands_[i]);
+  }
+  return what;
+}
+
+void MilterClient::writeQueue() {
+  if (fd_ < 0) fail("cannot send " + describeQueue() + ": connection is closed");
   const auto deadline = Clock::now() + timeout_;
+  std::string_view bytes = outbuf_;
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n >= 0) {
@@ -287,20 +304,20 @@ void MilterClient::sendAll(std::string_view bytes, const std::string& what) {
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) {
-      waitFor(fd_, POLLOUT, deadline, "sending " + what + " (milter not reading)");
+      waitFor(fd_, POLLOUT, deadline, "sending " + describeQueue() + " (milter not reading)");
       continue;
     }
     if (err == EPIPE || err == ECONNRESET) {
       sendBroken_ = true;
-      fail("milter closed the connection; sending " + what);
+      fail("milter closed the connection; sending " + describeQueue());
     }
-    failErrno("send() of " + what, err);
+    failErrno("send() of " + describeQueue(), err);
   }
 }
 
 void MilterClient::sendPacket(char command, std::string_view payload) {
   if (payload.size() >= UINT32_MAX) fail("packet too large");
-  // Queue length + command + data; flush() sends all queued packets with as few send()s as possible.
+  // Queue length + command + data; flush() sends everything queued with one send() if it can.
   putU32(outbuf_, static_cast<uint32_t>(payload.size() + 1));
   outbuf_.push_back(command);
   outbuf_.append(payload);
@@ -310,28 +327,16 @@ void MilterClient::sendPacket(char command, std::string_view payload) {
 
 void MilterClient::flush() {
   if (outbuf_.empty()) return;
-  std::string what = "command";
-  what += queuedCommands_.size() > 1 ? "s " : " ";
-  for (std::size_t i = 0; i < queuedCommands_.size(); ++i) {
-    if (i == 8) {
-      what += ", ...";
-      break;
-    }
-    what += (i ? ", " : "") + describeCommand(queuedCommands_[i]);
-  }
-  // Whatever happens, the queue is gone: after a send error the connection is unusable anyway.
-  std::string bytes;
-  bytes.swap(outbuf_);
-  queuedCommands_.clear();
   try {
-    sendAll(bytes, what);
+    writeQueue();
   } catch (...) {
-    bytes.clear();
-    outbuf_.swap(bytes);  // keep the buffer's capacity
+    // The queue is dropped either way: after a send error the connection is unusable.
+    outbuf_.clear();
+    queuedCommands_.clear();
     throw;
   }
-  bytes.clear();
-  outbuf_.swap(bytes);
+  outbuf_.clear();
+  queuedCommands_.clear();
 }
 
 void MilterClient::fillBuffer(Clock::time_point deadline, const std::string& what) {
@@ -342,12 +347,13 @@ void MilterClient::fillBuffer(Clock::time_point deadline, const std::string& wha
     inpos_ = 0;
   }
   for (;;) {
-    std::size_t used = inbuf_.size();
-    inbuf_.resize(used + kReadSize);
-    ssize_t n = ::recv(fd_, inbuf_.data() + used, kReadSize, 0);
+    char chunk[kReadSize];
+    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
     int err = errno;
-    inbuf_.resize(used + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
-    if (n > 0) return;
+    if (n > 0) {
+      inbuf_.append(chunk, static_cast<std::size_t>(n));
+      return;
+    }
     if (n == 0) {
       eof_ = true;
       return;
@@ -365,7 +371,8 @@ void MilterClient::fillBuffer(Clock::time_point deadline, const std::string& wha
   }
 }
 
-std::pair<char, std::string> MilterClient::readPacket(Clock::time_point deadline, const std::string& what) {
+std::pair<char, std::string> MilterClient::readPacket(Clock::time_point deadline,
+                                                      const std::string& what) {
   for (;;) {
     std::string_view avail(inbuf_.data() + inpos_, inbuf_.size() - inpos_);
     if (avail.size() >= 4) {
@@ -452,7 +459,8 @@ Negotiated MilterClient::negotiate(uint32_t actions, uint32_t protocol) {
     fail(hex);
   }
   if ((result.protocol & ~protocol) != 0) {
-    std::snprintf(hex, sizeof(hex), "milter requested protocol flags 0x%x not offered (offered 0x%x)",
+    std::snprintf(hex, sizeof(hex),
+                  "milter requested protocol flags 0x%x not offered (offered 0x%x)",
                   result.protocol & ~protocol, protocol);
     fail(hex);
   }
@@ -484,8 +492,9 @@ Response MilterClient::awaitReply(const char* stage, bool endOfMessage, bool bod
   const auto deadline = Clock::now() + timeout_;  // progress packets don't extend it
   Response response;
   for (;;) {
-    auto [command, data] = readPacket(deadline, what);
-    PayloadReader in(data, what + " " + describeCommand(command));
+    const auto packet = readPacket(deadline, what);
+    const char command = packet.first;  // plain variable: lambdas below capture it
+    PayloadReader in(packet.second, what + " " + describeCommand(command));
 
     // Modifications are only legal at end of message, and only if the action was negotiated.
     auto requireModification = [&](uint32_t actionFlag) {
@@ -518,11 +527,16 @@ Response MilterClient::awaitReply(const char* stage, bool endOfMessage, bool bod
       case SMFIR_REPLYCODE: {
         response.reply = in.string();
         in.expectEnd();
+        // Same shape Postfix insists on: "4xx"/"5xx", ' ' or '-', enhanced code of the same class.
         const std::string& r = response.reply;
-        bool valid = r.size() >= 3 && (r[0] == '4' || r[0] == '5') && std::isdigit(static_cast<unsigned char>(r[1])) &&
-                     std::isdigit(static_cast<unsigned char>(r[2])) &&
-                     (r.size() == 3 || r[3] == ' ' || r[3] == '-');
-        if (!valid) fail("reply code '" + r + "' in " + what + " is not a 4xx/5xx SMTP reply");
+        auto digit = [&r](std::size_t i) {
+          return std::isdigit(static_cast<unsigned char>(r[i])) != 0;
+        };
+        bool valid = r.size() >= 5 && (r[0] == '4' || r[0] == '5') && digit(1) && digit(2) &&
+                     (r[3] == ' ' || r[3] == '-') && r[4] == r[0];
+        if (!valid) {
+          fail("malformed reply code '" + r + "' in " + what + " (want e.g. \"550 5.7.1 text\")");
+        }
         response.action = command;
         return response;
       }
@@ -665,9 +679,9 @@ void MilterClient::quit() {
   flush();  // nothing follows a quit, so don't leave it queued
 }
 
-Response MilterClient::sendMessage(const std::vector<std::pair<std::string, std::string>>& headers,
-                                   std::string_view body,
-                                   const std::vector<std::pair<std::string, std::string>>& macrosBeforeEachHeader) {
+Response MilterClient::sendMessage(
+    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body,
+    const std::vector<std::pair<std::string, std::string>>& macrosBeforeEachHeader) {
   // A reply that is neither "none expected" nor continue ends the message early.
   auto stops = [](const Response& r) { return r.action != 0 && r.action != SMFIR_CONTINUE; };
 

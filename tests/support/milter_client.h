@@ -20,8 +20,10 @@ namespace authmilter::testsupport {
 
 // One header modification requested by the milter at end of message.
 struct HeaderChange {
-  char kind;       // 'h' add (index unused, 0), 'i' insert at index, 'm' change (empty value = delete)
-  uint32_t index;  // 'i': insert position; 'm': 1-based occurrence of `name`
+  // 'h' add (index unused, 0), 'i' insert at index, 'm' change (empty value = delete).
+  char kind;
+  // 'i': insert position; 'm': 1-based occurrence of `name` among headers of that name.
+  uint32_t index;
   std::string name;
   std::string value;
 };
@@ -35,7 +37,8 @@ struct Response {
   std::string reply;                      // for 'y': e.g. "550 5.7.1 ..." (no trailing NUL)
   std::vector<HeaderChange> headers;      // 'h'/'i'/'m' received before the final reply
   std::optional<std::string> quarantine;  // 'q' reason
-  std::vector<char> others;               // raw command byte of other modifications ('+','-','2','e','b')
+  // Raw command byte of every other modification seen ('+', '-', '2', 'e', 'b'), in order.
+  std::vector<char> others;
 };
 
 // Result of option negotiation, as answered by the milter.
@@ -97,19 +100,20 @@ class MilterClient {
   // Postfix), end of headers, body in chunks of at most 65535 bytes, end of message. Returns the
   // end-of-message response, or earlier the first header/EOH/body reply that is neither 'c' nor
   // "no reply" ('s' on a body chunk stops sending the body and goes on to end of message).
-  Response sendMessage(const std::vector<std::pair<std::string, std::string>>& headers,
-                       std::string_view body,
-                       const std::vector<std::pair<std::string, std::string>>& macrosBeforeEachHeader = {});
+  Response sendMessage(
+      const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body,
+      const std::vector<std::pair<std::string, std::string>>& macrosBeforeEachHeader = {});
 
-  // Low-level access for protocol-robustness tests: queue any packet / wait for one reply.
+  // Low-level access for protocol-robustness tests: queue any packet; flush and wait for one
+  // reply (modifications are accepted only if endOfMessage).
   void sendPacket(char command, std::string_view payload);
   Response readResponse(bool endOfMessage = false);
 
   // Sends all queued packets now. Like Postfix (which writes through a buffered stream), packets
   // that get no reply ('D', no-reply steps, 'A', raw packets) are queued and go out together with
-  // the next packet that waits for a reply; queue >= 64 KiB, peerClosed(), quit() and the
-  // destructor (best effort, non-blocking) flush too. Call this if a test needs them on the wire
-  // before its next client call.
+  // the next packet that waits for a reply. A queue of 64 KiB or more, peerClosed(), quit() and
+  // the destructor (best effort, non-blocking) flush too. Call this if a test needs them on the
+  // wire before its next client call.
   void flush();
 
   void setTimeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -121,7 +125,8 @@ class MilterClient {
   Response step(char command, uint32_t noSendFlag, uint32_t noReplyFlag, std::string_view payload,
                 const char* stage);
   Response awaitReply(const char* stage, bool endOfMessage, bool bodyChunk);
-  void sendAll(std::string_view bytes, const std::string& what);
+  void writeQueue();
+  std::string describeQueue() const;
   void flushQuietly() noexcept;
   std::pair<char, std::string> readPacket(std::chrono::steady_clock::time_point deadline,
                                           const std::string& what);

@@ -4,6 +4,10 @@
 
 namespace authmilter::milter {
 
+// While draining (graceful stop), MAIL FROM gets "451 4.3.2" so that no new message
+// starts; messages already in progress finish normally.
+void setDraining(bool draining);
+
 // smfi_register with every callback and action later stages need. False on failure.
 bool registerCallbacks();
 

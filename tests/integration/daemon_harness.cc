@@ -1,0 +1,118 @@
+// DaemonHarness: fork/exec of the authmilter binary and readiness by its log line.
+#include "daemon_harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace authmilter::testsupport {
+
+namespace {
+// Polls `done` every 5 ms until it holds or `timeout` passes (a bounded wait for a
+// condition, never a fixed sleep standing in for one).
+template <typename Fn>
+bool pollUntil(std::chrono::milliseconds timeout, Fn done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+}  // namespace
+
+DaemonHarness::DaemonHarness(const TempDir& dir, const std::string& conf) {
+  logFile_ = dir.file("authmilter.log");
+  conf_ = dir.write("authmilter.conf", conf + "\nLogFile " + logFile_ + "\nSyslog no\n");
+  dir.write("authmilter.log", "");  // a previous daemon's lines must not be taken for ours
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    execl(AUTHMILTER_BINARY, "authmilter", "-f", "-c", conf_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto line = waitForLog(" listening on ");
+  if (!line) {
+    int status = 0;
+    const bool exited = waitpid(pid_, &status, WNOHANG) == pid_;
+    if (exited) pid_ = -1;
+    std::string log;
+    for (const auto& l : logLines()) log += l + "\n";
+    throw std::runtime_error(std::string("authmilter did not start") + (exited ? " (exited)" : "") + "; log:\n" + log);
+  }
+  const auto from = line->find(" listening on ") + 14;
+  listen_ = line->substr(from, line->find(' ', from) - from);
+}
+
+DaemonHarness::~DaemonHarness() {
+  if (pid_ > 0) stop(std::chrono::seconds(10));
+}
+
+std::string DaemonHarness::unixPath() const { return listen_.substr(5); }
+
+uint16_t DaemonHarness::tcpPort() const {
+  const auto colon = listen_.find(':');
+  return static_cast<uint16_t>(std::stoi(listen_.substr(colon + 1, listen_.find('@') - colon - 1)));
+}
+
+std::vector<std::string> DaemonHarness::logLines() const {
+  std::vector<std::string> lines;
+  std::ifstream in(logFile_);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::optional<std::string> DaemonHarness::waitForLog(const std::string& needle, size_t skip,
+                                                     std::chrono::milliseconds timeout) const {
+  std::optional<std::string> found;
+  pollUntil(timeout, [&] {
+    const auto lines = logLines();
+    for (size_t i = skip; i < lines.size(); ++i) {
+      if (lines[i].find(needle) != std::string::npos) {
+        found = lines[i];
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+void DaemonHarness::signal(int sig) const { kill(pid_, sig); }
+
+int DaemonHarness::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  const bool exited = pollUntil(timeout, [&] { return waitpid(pid_, &status, WNOHANG) == pid_; });
+  if (!exited) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  if (!exited) return -SIGKILL;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+std::pair<int, std::string> runAuthmilter(const std::vector<std::string>& args) {
+  std::string command = AUTHMILTER_BINARY;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed");
+  std::string output;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace authmilter::testsupport

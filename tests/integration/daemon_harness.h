@@ -1,0 +1,50 @@
+// Runs the real authmilter binary in the foreground with a test conf in a temp directory,
+// logging to a file there, and tells the test where it listens (read from its log line,
+// so "inet:0@127.0.0.1" works). Stops it (SIGTERM, then SIGKILL) when destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "temp_dir.h"
+
+namespace authmilter::testsupport {
+
+class DaemonHarness {
+ public:
+  // Writes `conf` + "LogFile <dir>/authmilter.log" + "Syslog no" to <dir>/authmilter.conf and
+  // starts `authmilter -f -c` on it; throws if it does not report listening within 20 s.
+  DaemonHarness(const TempDir& dir, const std::string& conf);
+  ~DaemonHarness();
+  DaemonHarness(const DaemonHarness&) = delete;
+  DaemonHarness& operator=(const DaemonHarness&) = delete;
+
+  const std::string& listenAddress() const { return listen_; }  // "unix:/..." or "inet:PORT@HOST"
+  std::string unixPath() const;
+  uint16_t tcpPort() const;
+  pid_t pid() const { return pid_; }
+  const std::string& confPath() const { return conf_; }
+
+  std::vector<std::string> logLines() const;
+  // Waits until a log line (after the first `skip` lines) contains `needle`; returns it.
+  std::optional<std::string> waitForLog(const std::string& needle, size_t skip = 0,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  void signal(int sig) const;
+  // Sends SIGTERM and waits for the exit; returns the exit status (or -signal).
+  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+ private:
+  std::string conf_;
+  std::string logFile_;
+  std::string listen_;
+  pid_t pid_ = -1;
+};
+
+// Runs authmilter with `args` and returns {exit status, stdout+stderr}.
+std::pair<int, std::string> runAuthmilter(const std::vector<std::string>& args);
+
+}  // namespace authmilter::testsupport

@@ -1,0 +1,163 @@
+// Conf file loading: good files, every kind of bad value, list files, and that the sample
+// conf documents every option.
+#include "authmilter/config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "authmilter/config/settings.h"
+#include "temp_dir.h"
+
+namespace authmilter::config {
+namespace {
+
+using testsupport::TempDir;
+using ::testing::HasSubstr;
+
+// Loads `conf` (written to dir/authmilter.conf) and returns the error lines, "" if it loaded.
+std::string errorsOf(const TempDir& dir, const std::string& conf) {
+  try {
+    loadConfig(dir.write("authmilter.conf", conf));
+    return "";
+  } catch (const ConfigErrors& e) {
+    std::string out;
+    for (const auto& err : e.errors()) out += err.toString() + "\n";
+    return out;
+  }
+}
+
+TEST(ConfigTest, SampleConfLoads) {
+  const auto config = loadConfig(AUTHMILTER_SOURCE_DIR "/conf/authmilter.conf");
+  EXPECT_EQ(config->socket.kind, SocketSpec::Kind::Unix);
+  EXPECT_EQ(config->socket.path, "/run/authmilter/authmilter.sock");
+  EXPECT_TRUE(config->localDomains.contains("example.org"));
+  EXPECT_EQ(config->submissionDaemons, (std::vector<std::string>{"MSA", "ORIGINATING"}));
+  EXPECT_FALSE(config->stages.empty());
+}
+
+TEST(ConfigTest, EverySettingIsDocumentedInTheSampleConf) {
+  std::ifstream in(AUTHMILTER_SOURCE_DIR "/conf/authmilter.conf");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string conf = text.str();
+  for (const auto& def : settingDefs()) {
+    // Each option has a "# Name ..." paragraph that states its default.
+    const std::regex documented("\\n# " + std::string(def.name) + " [^\\n]*(\\n#[^\\n]*)*?Default: ");
+    EXPECT_TRUE(std::regex_search(conf, documented)) << def.name << " is not documented with its default";
+  }
+}
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  TempDir dir;
+  const auto config = loadConfig(dir.write("authmilter.conf", "# nothing\n\n"));
+  EXPECT_EQ(config->socket.text, "unix:/run/authmilter/authmilter.sock");
+  EXPECT_EQ(config->umask, 007u);
+  EXPECT_TRUE(config->log.syslog);
+  EXPECT_EQ(config->log.level, log::LogLevel::Info);
+  EXPECT_FALSE(config->authservId.empty());
+  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("127.0.0.1")));
+  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("::1")));
+  EXPECT_FALSE(config->trustedNetworks.contains(*policy::IpAddress::parse("192.0.2.1")));
+  EXPECT_FALSE(config->senderLoginMap.has_value());
+}
+
+TEST(ConfigTest, KeysAreCaseInsensitiveAndCommentsStripped) {
+  TempDir dir;
+  const auto config = loadConfig(dir.write("authmilter.conf",
+                                           "socket inet:8891@127.0.0.1   # trailing comment\n"
+                                           "AUTHSERVID mx.example.org\n"
+                                           "loglevel Debug\n"
+                                           "Syslog no\n"));
+  EXPECT_EQ(config->socket.kind, SocketSpec::Kind::Inet);
+  EXPECT_EQ(config->socket.port, 8891u);
+  EXPECT_EQ(config->socket.host, "127.0.0.1");
+  EXPECT_EQ(config->authservId, "mx.example.org");
+  EXPECT_EQ(config->log.level, log::LogLevel::Debug);
+  EXPECT_FALSE(config->log.syslog);
+}
+
+TEST(ConfigTest, BadValuesNameFileAndLine) {
+  TempDir dir;
+  const std::string conf = dir.file("authmilter.conf");
+  const std::string errors = errorsOf(dir,
+                                      "Syslog yes\n"
+                                      "NoSuchOption 1\n"
+                                      "Syslog maybe\n"
+                                      "ShutdownTimeout -5\n"
+                                      "LogLevel loud\n"
+                                      "UMask 999\n"
+                                      "Socket tcp:25\n"
+                                      "AuthservID has space\n"
+                                      "LocalDomains\n");
+  EXPECT_THAT(errors, HasSubstr(conf + ":2: unknown option 'NoSuchOption'"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":3: Syslog is set twice (first at line 1)"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":4: ShutdownTimeout: expected a whole number"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":5: LogLevel: expected one of"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":6: UMask"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":7: Socket: unknown socket type 'tcp'"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":8: AuthservID"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":9: LocalDomains: missing value"));
+}
+
+TEST(ConfigTest, SocketSpecs) {
+  std::string error;
+  EXPECT_EQ(parseSocketSpec("local:/run/x.sock", &error)->text, "unix:/run/x.sock");
+  EXPECT_EQ(parseSocketSpec("inet6:8891@::1", &error)->kind, SocketSpec::Kind::Inet6);
+  EXPECT_EQ(parseSocketSpec("inet:8891", &error)->host, "");
+  for (const char* bad : {"unix:relative.sock", "inet:", "inet:port@host", "inet:70000@127.0.0.1", "inet:25@",
+                          "/run/x.sock", "udp:25@127.0.0.1"}) {
+    EXPECT_FALSE(parseSocketSpec(bad, &error).has_value()) << bad;
+  }
+}
+
+TEST(ConfigTest, ListFilesRelativeToConfAndParsed) {
+  TempDir dir;
+  dir.write("domains", "# local\nexample.org\n.example.net   # subdomains\n\n");
+  dir.write("trusted", "192.0.2.0/24\n2001:db8::/32\n");
+  dir.write("ignore", "198.51.100.7\nbackup.example.com\n");
+  dir.write("logins", "alice: alice@example.org, @alice.example.org\nbob bob@example.org\n");
+  const auto config = loadConfig(dir.write("authmilter.conf",
+                                           "LocalDomains domains\nTrustedNetworks trusted\n"
+                                           "IgnoreHosts ignore\nSenderLoginMap logins\n"));
+  EXPECT_TRUE(config->localDomains.contains("example.org"));
+  EXPECT_TRUE(config->localDomains.contains("a.example.net"));
+  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("::ffff:192.0.2.4")));
+  EXPECT_FALSE(config->trustedNetworks.contains(*policy::IpAddress::parse("127.0.0.1")));  // file replaces default
+  EXPECT_TRUE(config->ignoreHosts.matches(policy::IpAddress::parse("198.51.100.7"), ""));
+  ASSERT_TRUE(config->senderLoginMap.has_value());
+  EXPECT_TRUE(config->senderLoginMap->owns("alice", policy::parseMailAddress("<x@alice.example.org>")));
+  EXPECT_TRUE(config->senderLoginMap->owns("bob", policy::parseMailAddress("<BOB@example.org>")));
+  EXPECT_FALSE(config->senderLoginMap->owns("bob", policy::parseMailAddress("<alice@example.org>")));
+}
+
+TEST(ConfigTest, BadListEntriesNameTheListFileAndLine) {
+  TempDir dir;
+  const std::string trusted = dir.write("trusted", "# ok\n192.0.2.0/24\n192.0.2.0/33\nnot-a-network\n");
+  const std::string domains = dir.write("domains", "example.org\nbad..domain\n");
+  const std::string logins = dir.write("logins", "alice\ncarol carol@\n");
+  const std::string errors =
+      errorsOf(dir, "TrustedNetworks trusted\nLocalDomains domains\nSenderLoginMap logins\nIgnoreHosts missing\n");
+  EXPECT_THAT(errors, HasSubstr(trusted + ":3: '192.0.2.0/33'"));
+  EXPECT_THAT(errors, HasSubstr(trusted + ":4: 'not-a-network'"));
+  EXPECT_THAT(errors, HasSubstr(domains + ":2: 'bad..domain'"));
+  EXPECT_THAT(errors, HasSubstr(logins + ":1: login 'alice' has no addresses"));
+  EXPECT_THAT(errors, HasSubstr(logins + ":2: 'carol@'"));
+  EXPECT_THAT(errors, HasSubstr(dir.file("authmilter.conf") + ":4: cannot read " + dir.file("missing")));
+}
+
+TEST(ConfigTest, UnreadableConfFile) {
+  try {
+    loadConfig("/nonexistent/authmilter.conf");
+    FAIL() << "expected ConfigErrors";
+  } catch (const ConfigErrors& e) {
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_THAT(e.errors()[0].toString(), HasSubstr("/nonexistent/authmilter.conf: cannot read"));
+  }
+}
+
+}  // namespace
+}  // namespace authmilter::config

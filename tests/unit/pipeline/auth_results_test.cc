@@ -1,0 +1,46 @@
+// Authentication-Results formatting and authserv-id recognition (RFC 8601).
+#include "authmilter/pipeline/auth_results.h"
+
+#include <gtest/gtest.h>
+
+namespace authmilter::pipeline {
+namespace {
+
+TEST(AuthResultsTest, NoResultsIsNone) { EXPECT_EQ(formatAuthResults("mx.example.org", {}), "mx.example.org; none"); }
+
+TEST(AuthResultsTest, FormatsResultsFolded) {
+  const std::vector<AuthResult> results = {
+      {"auth", "pass", "", {{"smtp.auth", "alice@example.org"}}},
+      {"spf", "fail", "not permitted", {{"smtp.mailfrom", "example.net"}}},
+  };
+  EXPECT_EQ(formatAuthResults("mx.example.org", results),
+            "mx.example.org;\n\tauth=pass smtp.auth=alice@example.org;\n\t"
+            "spf=fail reason=\"not permitted\" smtp.mailfrom=example.net");
+}
+
+TEST(AuthResultsTest, PropertyValuesAreQuotedWhenNeeded) {
+  EXPECT_EQ(formatPropertyValue("alice"), "alice");
+  EXPECT_EQ(formatPropertyValue("alice@example.org"), "alice@example.org");
+  EXPECT_EQ(formatPropertyValue("alice smith"), "\"alice smith\"");
+  EXPECT_EQ(formatPropertyValue("a;b"), "\"a;b\"");
+  EXPECT_EQ(formatPropertyValue("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(formatPropertyValue("a@b@c"), "\"a@b@c\"");
+  EXPECT_EQ(formatPropertyValue(""), "\"\"");
+  // No header injection through a login: CR/LF are dropped.
+  EXPECT_EQ(formatPropertyValue("eve\r\nX-Evil: 1"), "\"eveX-Evil: 1\"");
+}
+
+TEST(AuthResultsTest, AuthservIdOf) {
+  EXPECT_EQ(authservIdOf("mx.example.org; spf=pass"), "mx.example.org");
+  EXPECT_EQ(authservIdOf(" mx.example.org 1; none"), "mx.example.org");
+  EXPECT_EQ(authservIdOf("\r\n\t(comment (nested)) MX.Example.ORG;dkim=pass"), "MX.Example.ORG");
+  EXPECT_EQ(authservIdOf("\"mx.example.org\"; none"), "mx.example.org");
+  EXPECT_EQ(authservIdOf("mx.example.org"), "mx.example.org");
+  EXPECT_EQ(authservIdOf("mx.example.org;;;garbage ((("), "mx.example.org");
+  EXPECT_EQ(authservIdOf("   "), std::nullopt);
+  EXPECT_EQ(authservIdOf("(only a comment)"), std::nullopt);
+  EXPECT_EQ(authservIdOf(";"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace authmilter::pipeline
