@@ -14,7 +14,7 @@ constexpr const char* kDefaultConf = "/etc/authmilter/authmilter.conf";
 void usage(std::ostream& out) {
   out << "usage: authmilter [-c FILE] [-f] [-n] [-V]\n"
          "  -c FILE  configuration file (default " << kDefaultConf << ")\n"
-         "  -f       stay in the foreground (and log to stderr unless LogFile is set)\n"
+         "  -f       stay in the foreground (at a terminal, also log to stderr unless LogFile is set)\n"
          "  -n       check the configuration and every file it names, then exit\n"
          "  -V       print the version and exit\n";
 }

@@ -272,7 +272,9 @@ void drainAndStop(unsigned timeoutSeconds) {
 
 std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foreground, std::string* error) {
   log::LogOptions options = config.log;
-  if (foreground && options.file.empty()) options.file = "stderr";
+  // In the foreground at a terminal, show the log there too. Not under a service manager:
+  // journald already gets the syslog lines, and would otherwise get each line twice.
+  if (foreground && options.file.empty() && isatty(STDERR_FILENO)) options.file = "stderr";
   return log::makeStandardLogger(options, error);
 }
 

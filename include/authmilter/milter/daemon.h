@@ -18,7 +18,8 @@ struct DaemonOptions {
 // and in the log) when it could not start.
 int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions& options);
 
-// The logger a configuration asks for (in the foreground without LogFile: also stderr).
+// The logger a configuration asks for (in the foreground at a terminal, without LogFile:
+// also stderr).
 std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foreground, std::string* error);
 
 }  // namespace authmilter::milter
