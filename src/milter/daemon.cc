@@ -270,11 +270,17 @@ void drainAndStop(unsigned timeoutSeconds) {
 
 }  // namespace
 
+namespace {
+// In the foreground at a terminal, show the log there too. Not under a service manager:
+// journald already gets the syslog lines, and would otherwise get each line twice.
+bool logsToStderr(const config::Config& config, bool foreground) {
+  return config.log.file == "stderr" || (foreground && config.log.file.empty() && isatty(STDERR_FILENO));
+}
+}  // namespace
+
 std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foreground, std::string* error) {
   log::LogOptions options = config.log;
-  // In the foreground at a terminal, show the log there too. Not under a service manager:
-  // journald already gets the syslog lines, and would otherwise get each line twice.
-  if (foreground && options.file.empty() && isatty(STDERR_FILENO)) options.file = "stderr";
+  if (logsToStderr(config, foreground)) options.file = "stderr";
   return log::makeStandardLogger(options, error);
 }
 
@@ -320,7 +326,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
     if (!options.foreground) daemonize();
   } catch (const StartupError& e) {
     log::error(std::string("cannot start: ") + e.what());
-    if (!options.foreground) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
+    if (!logsToStderr(*config, options.foreground)) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
     return 71;  // EX_OSERR
   }
   if (pidFd >= 0) {
