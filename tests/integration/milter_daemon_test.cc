@@ -2,12 +2,18 @@
 // way Postfix drives it: negotiation, macros (also before every header), connect ... end of
 // message, ABORT after every message, several messages per connection.
 #include <libmilter/mfapi.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <libmilter/mfdef.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <chrono>
 #include <gtest/gtest.h>
 
@@ -315,6 +321,94 @@ TEST_F(MilterDaemonTest, InetRepliesAreNotDelayedByNagle) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(kMessages * 40 / 2))
       << "replies are being held back (Nagle): "
       << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms for " << kMessages;
+}
+
+TEST_F(MilterDaemonTest, UMaskSetsTheSocketMode) {
+  daemon_ = std::make_unique<DaemonHarness>(dir_, std::string(kBaseConf) + "UMask 077\nSocket unix:" +
+                                                      dir_.file("sub/s.sock") + "\n");
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.file("sub/s.sock").c_str(), &st), 0);  // its directory was created too
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(MilterDaemonTest, StaleSocketIsReplacedButALiveOneIsNot) {
+  const std::string path = dir_.file("s.sock");
+  start("unix:" + path);
+  // A second daemon on the same, live socket refuses to start.
+  auto [rc, out] = runAuthmilter({"-f", "-c", daemon_->confPath()});
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("another milter is already listening on " + path), std::string::npos) << out;
+  daemon_.reset();
+  // A stale socket file (nobody listening) is removed and replaced.
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  unlink(path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  close(fd);
+  start("unix:" + path);
+  MilterClient c = session("203.0.113.9");
+  EXPECT_EQ(c.mailFrom({"<a@remote.example>"}).action, 'c');
+}
+
+TEST_F(MilterDaemonTest, SighupReopensTheLogFile) {
+  start("unix:" + dir_.file("s.sock"));
+  const std::string log = dir_.file("authmilter.log");
+  ASSERT_EQ(rename(log.c_str(), (log + ".1").c_str()), 0);  // what logrotate does
+  daemon_->signal(SIGHUP);
+  EXPECT_TRUE(daemon_->waitForLog("configuration reloaded"));  // found in the new file
+}
+
+// As root (CI and the quick start run as root): bind first, then drop to UserID.
+TEST_F(MilterDaemonTest, DropsToUserIdAfterBindingAndWritesPidFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  const struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  daemon_ = std::make_unique<DaemonHarness>(dir_, std::string(kBaseConf) + "UserID nobody\nPidFile " +
+                                                      dir_.file("authmilter.pid") + "\nSocket unix:" +
+                                                      dir_.file("s.sock") + "\n");
+  std::ifstream pidFile(dir_.file("authmilter.pid"));
+  pid_t pid = 0;
+  pidFile >> pid;
+  EXPECT_EQ(pid, daemon_->pid());
+  std::ifstream status("/proc/" + std::to_string(daemon_->pid()) + "/status");
+  std::string line;
+  std::string uidLine;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) uidLine = line;
+  }
+  EXPECT_EQ(uidLine, "Uid:\t" + std::to_string(nobody->pw_uid) + "\t" + std::to_string(nobody->pw_uid) + "\t" +
+                         std::to_string(nobody->pw_uid) + "\t" + std::to_string(nobody->pw_uid));
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.file("s.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody->pw_uid);  // the socket belongs to the user the daemon runs as
+  MilterClient c = session("203.0.113.9");
+  EXPECT_EQ(c.mailFrom({"<a@remote.example>"}).action, 'c');
+}
+
+TEST(AuthmilterCommandLineTest, DaemonizesWithoutDashF) {
+  TempDir dir;
+  const std::string pidPath = dir.file("a.pid");
+  const auto conf = dir.write("a.conf", "Socket unix:" + dir.file("s.sock") + "\nPidFile " + pidPath +
+                                            "\nSyslog no\nLogFile " + dir.file("a.log") + "\n");
+  auto [rc, out] = runAuthmilter({"-c", conf});
+  EXPECT_EQ(rc, 0) << out;  // the parent returns once the daemon is set up
+  pid_t pid = 0;
+  std::ifstream(pidPath) >> pid;
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(kill(pid, 0), 0) << "the daemon runs in the background";
+  MilterClient c = MilterClient::connectUnix(dir.file("s.sock"));
+  EXPECT_EQ(c.negotiate().version, 6u);
+  c.quit();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  // Not our child: wait until the pid file is gone (the daemon removes it on exit).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (access(pidPath.c_str(), F_OK) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_NE(access(pidPath.c_str(), F_OK), 0) << "daemon did not stop";
 }
 
 TEST(AuthmilterCommandLineTest, CheckModeExitCodes) {
