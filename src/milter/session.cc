@@ -197,7 +197,9 @@ Verdict Session::endOfMessage() {
   v = pipeline::stronger(pending_, v);
   if (!v.stops()) {
     applyEdits();
-    if (v.disposition == Disposition::Quarantine) context_.quarantine(v.reason);
+    if (v.disposition == Disposition::Quarantine) {
+      context_.quarantine(v.reason.empty() ? "quarantined by authmilter" : v.reason);  // MTAs need a reason
+    }
   }
   endMessage(toString(v.disposition), v.reason, v.reply.toString());
   return v;

@@ -126,6 +126,43 @@ TEST_F(MilterDaemonTest, UnauthenticatedRelayRefusedPerRecipientAndForgedAuthRes
       << *line;
 }
 
+// An MTA that does not offer SMFIP_HDR_LEADSPC passes header values without the space
+// after the colon, and our header must then come without one too.
+TEST_F(MilterDaemonTest, WithoutLeadingSpaceOption) {
+  start("unix:" + dir_.file("s.sock"));
+  MilterClient c = connectClient();
+  const Negotiated n = c.negotiate(0x1FF, 0x001FFFFF & ~SMFIP_HDR_LEADSPC);
+  EXPECT_FALSE(n.protocol & SMFIP_HDR_LEADSPC);
+  c.connect("client.example.net", '4', 40000, "203.0.113.9");
+  c.helo("client.example.net");
+  c.mailFrom({"<a@remote.example>"});
+  c.rcpt({"<bob@local.example>"});
+  const Response eom = c.sendMessage({{"Authentication-Results", "mx.test.example; none"}, {"Subject", "x"}}, "x\r\n");
+  ASSERT_EQ(eom.headers.size(), 2u);
+  EXPECT_EQ(eom.headers[0].kind, 'm');
+  EXPECT_TRUE(hasInsertedAuthResults(eom, "mx.test.example; none"));
+}
+
+// An MTA that offers none of the no-reply options (protocol version 2 flags only, as
+// sendmail 8.13) still gets correct answers at every step.
+TEST_F(MilterDaemonTest, MtaWithoutNoReplyOptions) {
+  start("unix:" + dir_.file("s.sock"));
+  MilterClient c = connectClient();
+  const Negotiated n = c.negotiate(SMFIF_ADDHDRS | SMFIF_CHGHDRS, 0x7F);
+  EXPECT_EQ(n.protocol, static_cast<uint32_t>(SMFIP_NOBODY | SMFIP_NOEOH));  // no stage reads them yet
+  EXPECT_EQ(c.connect("client.example.net", '4', 40000, "203.0.113.9").action, 'c');
+  EXPECT_EQ(c.helo("client.example.net").action, 'c');
+  EXPECT_EQ(c.mailFrom({"<a@remote.example>"}).action, 'c');
+  EXPECT_EQ(c.rcpt({"<x@other.example>"}).action, 'y');
+  EXPECT_EQ(c.rcpt({"<bob@local.example>"}).action, 'c');
+  EXPECT_EQ(c.header("Subject", "x").action, 'c');
+  EXPECT_EQ(c.endOfHeaders().action, 0);  // not sent: the milter asked for SMFIP_NOEOH
+  EXPECT_EQ(c.body("x\r\n").action, 0);
+  const Response eom = c.endOfMessage();
+  EXPECT_EQ(eom.action, 'c');
+  EXPECT_TRUE(hasInsertedAuthResults(eom, "mx.test.example; none"));
+}
+
 TEST_F(MilterDaemonTest, AuthenticatedAndTrustedClientsRelay) {
   start("unix:" + dir_.file("s.sock"));
   {

@@ -22,10 +22,11 @@ class SessionTest : public ::testing::Test {
     dir_.write("domains", "local.example\n");
     dir_.write("trusted", "192.0.2.0/24\n");
     dir_.write("logins", "alice alice@local.example\n");
+    dir_.write("ignore", "198.51.100.0/24\nbackup-mx.example.net\n");
     config_ = config::loadConfig(dir_.write("authmilter.conf",
                                             "AuthservID mx.test.example\nLocalDomains domains\n"
                                             "TrustedNetworks trusted\nSubmissionDaemons MSA\n"
-                                            "SenderLoginMap logins\n"));
+                                            "SenderLoginMap logins\nIgnoreHosts ignore\n"));
     logger_ = std::make_shared<testsupport::CaptureLogger>();
     log::setLogger(logger_);
   }
@@ -220,6 +221,30 @@ TEST_F(SessionTest, ConnectionClosedMidMessageEndsIt) {
   }
   EXPECT_EQ(Session::messagesInFlight(), 0);
   EXPECT_THAT(lastLogLine(), HasSubstr(" action=aborted"));
+}
+
+TEST_F(SessionTest, IgnoredAndTrustedClientsAreRecordedAndLogged) {
+  {
+    auto s = connect("198.51.100.20");
+    EXPECT_TRUE(s->connection().ignored);
+    EXPECT_FALSE(s->connection().trustedNetwork);
+    s->mailFrom({"<a@remote.example>"});
+    EXPECT_EQ(s->rcpt({"<x@other.example>"}).disposition, Disposition::Reject);  // still no relay
+    s->abort();
+    EXPECT_THAT(lastLogLine(), HasSubstr(" ignored=yes"));
+  }
+  {
+    Session s(config_, ctx_, false);
+    s.connect("backup-mx.example.net", policy::IpAddress::parse("203.0.113.50"));
+    EXPECT_TRUE(s.connection().ignored);
+  }
+  auto s = connect("192.0.2.9");
+  EXPECT_TRUE(s->connection().trustedNetwork);
+  EXPECT_FALSE(s->connection().ignored);
+  s->mailFrom({"<a@local.example>"});
+  s->rcpt({"<x@other.example>"});
+  s->endOfMessage();
+  EXPECT_THAT(lastLogLine(), HasSubstr(" rcpts=1 action=accept trusted=yes"));
 }
 
 TEST_F(SessionTest, ControlCharactersNeverReachLogOrHeader) {

@@ -1,0 +1,159 @@
+// milter_bench: starts the authmilter daemon (unix and inet sockets in turn), drives it like
+// Postfix does (negotiation, macros, MAIL, RCPT, headers, end of message, ABORT; several
+// messages per connection; N connections at once) and prints messages/s, latency and the
+// daemon's CPU time per message. It measures; it asserts nothing about speed.
+//
+//   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both]
+#include <libmilter/mfapi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "daemon_harness.h"
+#include "milter_client.h"
+
+using namespace authmilter::testsupport;
+
+namespace {
+
+struct Options {
+  std::vector<int> sessions = {1, 4, 16};
+  int messages = 500;  // per session
+  std::vector<std::string> sockets = {"unix", "inet"};
+};
+
+// utime + stime of `pid` in milliseconds (/proc/PID/stat fields 14 and 15).
+double cpuMillis(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;
+  unsigned long utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+const std::vector<std::pair<std::string, std::string>>& headers() {
+  static const std::vector<std::pair<std::string, std::string>> h = [] {
+    std::vector<std::pair<std::string, std::string>> v = {
+        {"Received", " from client.example.net (client.example.net [203.0.113.9]) by mx.test.example"},
+        {"Authentication-Results", " upstream.example; spf=pass smtp.mailfrom=remote.example"},
+        {"From", " Sender <sender@remote.example>"},
+        {"To", " Bob <bob@local.example>"},
+        {"Subject", " quarterly report"},
+        {"Date", " Wed, 25 Nov 2026 09:00:00 +0000"},
+        {"Message-ID", " <1234.5678@remote.example>"},
+        {"MIME-Version", " 1.0"},
+        {"Content-Type", " text/plain; charset=utf-8"}};
+    for (int i = 0; i < 11; ++i) v.push_back({"X-Header-" + std::to_string(i), " some value " + std::to_string(i)});
+    return v;
+  }();
+  return h;
+}
+
+struct Result {
+  std::vector<double> latencies;  // ms per message
+  int errors = 0;
+};
+
+void runSession(const DaemonHarness& daemon, int messages, Result& out) {
+  try {
+    const auto& listen = daemon.listenAddress();
+    MilterClient c = listen.rfind("unix:", 0) == 0 ? MilterClient::connectUnix(daemon.unixPath())
+                                                   : MilterClient::connectTcp("127.0.0.1", daemon.tcpPort());
+    c.negotiate();
+    c.macros('C', {{"{daemon_name}", "MTA"}, {"j", "mx.test.example"}});
+    c.connect("client.example.net", '4', 40000, "203.0.113.9");
+    c.helo("client.example.net");
+    const std::string body(2000, 'x');
+    for (int i = 0; i < messages; ++i) {
+      const auto begin = std::chrono::steady_clock::now();
+      c.macros('M', {{"i", "Q" + std::to_string(i)}, {"{mail_addr}", "sender@remote.example"}});
+      const char mail = c.mailFrom({"<sender@remote.example>", "SIZE=4000"}).action;
+      c.macros('R', {{"{rcpt_addr}", "bob@local.example"}});
+      const char rcpt = c.rcpt({"<bob@local.example>"}).action;
+      const Response eom = c.sendMessage(headers(), body, {{"i", "Q" + std::to_string(i)}});
+      c.abort();
+      if (mail != 'c' || rcpt != 'c' || eom.action != 'c') ++out.errors;
+      out.latencies.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
+    }
+    c.quit();
+  } catch (const std::exception& e) {
+    std::cerr << "session failed: " << e.what() << "\n";
+    ++out.errors;
+  }
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::vector<int> parseList(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--sessions") {
+      options.sessions = parseList(value);
+    } else if (flag == "--messages") {
+      options.messages = std::stoi(value);
+    } else if (flag == "--socket") {
+      options.sockets = value == "both" ? std::vector<std::string>{"unix", "inet"} : std::vector<std::string>{value};
+    } else {
+      std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both]\n";
+      return 64;
+    }
+  }
+  int failures = 0;
+  std::printf("%-6s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "sessions", "messages", "msgs/s", "p50 ms", "p99 ms",
+              "max ms", "daemon CPU ms/msg");
+  for (const auto& kind : options.sockets) {
+    TempDir dir;
+    dir.write("domains", "local.example\n");
+    const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
+    DaemonHarness daemon(dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n");
+    for (int sessions : options.sessions) {
+      std::vector<Result> results(static_cast<size_t>(sessions));
+      const double cpuBefore = cpuMillis(daemon.pid());
+      const auto begin = std::chrono::steady_clock::now();
+      std::vector<std::thread> threads;
+      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, r); });
+      for (auto& t : threads) t.join();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      const double cpu = cpuMillis(daemon.pid()) - cpuBefore;
+      std::vector<double> all;
+      int errors = 0;
+      for (auto& r : results) {
+        all.insert(all.end(), r.latencies.begin(), r.latencies.end());
+        errors += r.errors;
+      }
+      const double total = static_cast<double>(all.size());
+      std::printf("%-6s %9d %9zu %10.0f %8.3f %8.3f %8.3f %14.3f\n", kind.c_str(), sessions, all.size(),
+                  total / seconds, percentile(all, 0.5), percentile(all, 0.99), all.empty() ? 0 : *std::max_element(all.begin(), all.end()),
+                  total > 0 ? cpu / total : 0);
+      if (errors) std::printf("  %d errors\n", errors);
+      failures += errors;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
