@@ -82,12 +82,13 @@ void dropPrivileges(const Identity& id) {
 // Refuses to take over a unix socket a running milter still answers on; creates the
 // socket's directory when it is missing (as systemd's RuntimeDirectory would).
 void prepareUnixSocket(const std::string& path, const std::optional<Identity>& id) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   if (path.size() >= sizeof sa.sun_path) throw StartupError("socket path too long: " + path);
   std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  const bool alive = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  // EAGAIN: a listener whose backlog is full, alive all the same.
+  const bool alive = fd >= 0 && (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN);
   if (fd >= 0) ::close(fd);
   if (alive) throw StartupError("another milter is already listening on " + path);
   const auto slash = path.rfind('/');
@@ -242,9 +243,9 @@ void wakeListener() {
 }
 
 // Graceful stop: libmilter stops serving every connection once smfi_stop() is called, so
-// first let the messages in progress finish (new MAIL FROMs get 451 meanwhile), then stop.
+// first let the messages in progress finish (new MAIL FROMs get 451 meanwhile: the caller
+// has set draining), then stop.
 void drainAndStop(unsigned timeoutSeconds) {
-  setDraining(true);
   if (!Session::waitForNoMessagesInFlight(std::chrono::seconds(timeoutSeconds))) {
     log::warning(std::to_string(Session::messagesInFlight()) + " messages still in progress after ShutdownTimeout; " +
                  "stopping anyway (the MTA applies its milter_default_action to them)");
@@ -358,6 +359,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
       } else if (sig == SIGTERM || sig == SIGINT) {
         if (!stopping) {
           stopping = true;
+          setDraining(true);  // before the log line: whoever reads it may rely on it
           log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                       ": finishing messages in progress, refusing new ones");
           stopper = std::thread([timeout = config->shutdownTimeout] { drainAndStop(timeout); });

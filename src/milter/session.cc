@@ -76,7 +76,9 @@ std::string Session::macroOr(std::string_view name, std::string fallback) {
 
 Verdict Session::connect(const std::string& hostname, std::optional<policy::IpAddress> address) {
   connection_ = {};
-  connection_.hostname = util::sanitize(hostname);
+  // Postfix says "unknown", sendmail "[192.0.2.1]" for a client without a verified name;
+  // keep one spelling so the log reads "unknown[192.0.2.1]" for both.
+  connection_.hostname = hostname.empty() || hostname.front() == '[' ? "unknown" : util::sanitize(hostname);
   connection_.address = address;
   if (!connection_.address) {
     // Some MTAs pass no socket address (e.g. local submission); {client_addr} may still say.

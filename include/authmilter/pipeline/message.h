@@ -15,7 +15,7 @@
 namespace authmilter::pipeline {
 
 struct Connection {
-  std::string hostname;                         // as the MTA reports it; "[192.0.2.1]" if unresolved
+  std::string hostname;                         // as the MTA reports it; "unknown" if unresolved
   std::optional<policy::IpAddress> address;     // nullopt: unknown (never "trusted")
   std::string helo;
   std::string daemonName;                       // {daemon_name}

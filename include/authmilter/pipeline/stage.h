@@ -42,8 +42,9 @@ class Stage {
   virtual Verdict onEndOfHeaders(const Connection&, Message&) { return {}; }
   virtual Verdict onBody(const Connection&, Message&, std::string_view) { return {}; }
   virtual Verdict onEndOfMessage(const Connection&, Message&) { return {}; }
-  // The message ended without end-of-message (SMTP RSET, abort, dropped connection):
-  // drop per-message state. Another message may follow on the same connection.
+  // The message ended (after end of message, or without it: refused at MAIL FROM, SMTP
+  // RSET, abort, dropped connection): drop per-message state. Another message may follow
+  // on the same connection.
   virtual void onAbort(Message&) {}
 };
 

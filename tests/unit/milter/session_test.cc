@@ -210,6 +210,16 @@ TEST_F(SessionTest, ClientAddressFromMacroWhenSocketAddressMissing) {
   EXPECT_TRUE(s.rcpt({"<x@other.example>"}).isContinue());
 }
 
+TEST_F(SessionTest, UnresolvedClientIsLoggedAsUnknown) {
+  for (const char* name : {"[203.0.113.9]", "unknown", ""}) {
+    Session s(config_, ctx_, false);
+    s.connect(name, policy::IpAddress::parse("203.0.113.9"));
+    s.mailFrom({"<a@remote.example>"});
+    s.abort();
+    EXPECT_THAT(lastLogLine(), HasSubstr(" client=unknown[203.0.113.9] ")) << name;
+  }
+}
+
 TEST_F(SessionTest, ConnectionClosedMidMessageEndsIt) {
   {
     auto s = connect();
