@@ -1,11 +1,9 @@
 // Daemon start-up and signal handling.
 //
-// libmilter's smfi_main() starts its own signal thread that sigwait()s for SIGHUP, SIGTERM
-// and SIGINT and stops the milter on any of them. We want SIGHUP to reload, so the main
-// thread keeps those signals blocked, runs smfi_main() in another thread, and sigwait()s
-// itself: Linux hands a process-directed signal to the thread-group leader first when that
-// thread is waiting for it, so the main thread gets them; it only posts the work and goes
-// straight back to waiting.
+// Signals: the main thread alone has SIGHUP, SIGTERM and SIGINT unblocked, with handlers
+// that write to a pipe its loop reads (SIGHUP reloads, SIGTERM/SIGINT drain and stop);
+// every other thread blocks them. libmilter's own signal thread, which would turn any of
+// them into a stop, is neutralised by the sigwait() below.
 #include "authmilter/milter/daemon.h"
 
 #include <fcntl.h>
@@ -35,9 +33,35 @@
 #include "authmilter/milter/session.h"
 #include "authmilter/version.h"
 
+// libmilter's smfi_main() always starts a signal thread that sigwait()s for SIGHUP,
+// SIGTERM and SIGINT and stops the milter on any of them (libmilter/signal.c); there is no
+// way to turn it off, and the kernel may hand it a signal even while our main thread is
+// ready for it. This definition takes the place of libc's sigwait() for libmilter (the
+// executable's symbols are searched first), so that thread waits for ever with the signals
+// blocked and they stay ours: SIGHUP reloads, SIGTERM drains. Nothing else in authmilter
+// calls sigwait().
+extern "C" int sigwait(const sigset_t*, int*) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  for (;;) pause();
+}
+
 namespace authmilter::milter {
 
 namespace {
+
+// Signals become bytes on this pipe (self-pipe: the handler only write()s), read by the
+// main thread's loop. kMilterEnded is written when smfi_main() returns.
+int g_signalPipe[2] = {-1, -1};
+constexpr char kMilterEnded = 0;
+
+extern "C" void onSignal(int sig) {
+  const int saved = errno;
+  const char byte = static_cast<char>(sig);
+  (void)!write(g_signalPipe[1], &byte, 1);
+  errno = saved;
+}
 
 class StartupError : public std::runtime_error {
  public:
@@ -286,6 +310,13 @@ std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foregr
 }
 
 int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions& options) {
+  // Blocked from the start (and in every thread made later): a signal that arrives while
+  // we start up waits for the signal loop instead of killing us or reaching libmilter.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   std::string why;
   auto logger = loggerFor(*config, options.foreground, &why);
   if (!logger) {
@@ -296,6 +327,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
   setCurrentConfig(config);
 
   int pidFd = -1;
+  std::string listening;
   try {
     const auto identity = lookupUser(config->userId);
     if (!registerCallbacks()) throw StartupError("smfi_register failed");
@@ -317,8 +349,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
         chown(config->socket.path.c_str(), identity->uid, identity->gid) != 0) {
       throw StartupError(errnoText("chown " + config->socket.path));
     }
-    log::notice(std::string("authmilter ") + kVersion + " listening on " + tuneListener() + " (conf " +
-                options.confPath + ", " + std::to_string(config->stages.size()) + " stages)");
+    listening = tuneListener();
     if (!config->pidFile.empty()) {
       pidFd = open(config->pidFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (pidFd < 0) throw StartupError(errnoText("cannot write PidFile " + config->pidFile));
@@ -335,49 +366,60 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
     if (write(pidFd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) log::warning("cannot write PidFile");
     close(pidFd);
   }
+  // Logged once everything is in place (tests and scripts wait for this line).
+  log::notice(std::string("authmilter ") + kVersion + " listening on " + listening + " (conf " + options.confPath +
+              ", " + std::to_string(config->stages.size()) + " stages)");
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR2}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread made from here
+  if (pipe2(g_signalPipe, O_CLOEXEC) != 0) {
+    log::error(errnoText("cannot start: pipe"));
+    return 71;
+  }
+  fcntl(g_signalPipe[1], F_SETFL, O_NONBLOCK);
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaction(sig, &action, nullptr);
 
-  std::thread stopper;
-  const pthread_t mainThread = pthread_self();
+  // Threads made from here on inherit the blocked signals; then the main thread alone takes
+  // them (signals that came during start-up are delivered at this point).
+  Reloader reloader(options);
   int milterResult = MI_SUCCESS;
-  bool stopping = false;
   std::thread milterThread([&] {
     milterResult = smfi_main();
-    pthread_kill(mainThread, SIGUSR2);  // wake the signal loop whatever made smfi_main return
+    const char done = kMilterEnded;  // wake the loop below whatever made smfi_main return
+    (void)!write(g_signalPipe[1], &done, 1);
   });
-  {
-    Reloader reloader(options);
-    while (true) {
-      int sig = 0;
-      if (sigwait(&signals, &sig) != 0) continue;
-      if (sig == SIGHUP) {
-        reloader.request();
-      } else if (sig == SIGTERM || sig == SIGINT) {
-        if (!stopping) {
-          stopping = true;
-          setDraining(true);  // before the log line: whoever reads it may rely on it
-          log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                      ": finishing messages in progress, refusing new ones");
-          stopper = std::thread([timeout = config->shutdownTimeout] { drainAndStop(timeout); });
-        }
-      } else if (sig == SIGUSR2) {
-        break;
-      }
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+
+  std::thread stopper;
+  bool stopping = false;
+  while (true) {
+    char sig = 0;
+    const ssize_t n = read(g_signalPipe[0], &sig, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || sig == kMilterEnded) break;
+    if (sig == SIGHUP) {
+      reloader.request();
+    } else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+      stopping = true;
+      setDraining(true);  // before the log line: whoever reads it may rely on it
+      log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ": finishing messages in progress, refusing new ones");
+      stopper = std::thread([timeout = config->shutdownTimeout] { drainAndStop(timeout); });
     }
   }
   milterThread.join();
   if (stopper.joinable()) stopper.join();
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
   if (milterResult != MI_SUCCESS) {
-    log::error("milter main loop failed (see libmilter's messages above)");
+    log::error("milter main loop failed (libmilter logs its reason to syslog)");
     return 70;  // EX_SOFTWARE
   }
-  // !stopping: a signal reached libmilter's own signal thread instead of ours (see top).
-  log::notice(stopping ? "stopped" : "stopped by libmilter's signal handler");
+  if (!stopping) {
+    log::error("milter main loop ended without a stop request");
+    return 70;  // EX_SOFTWARE
+  }
+  log::notice("stopped");
   return 0;
 }
 
