@@ -161,10 +161,24 @@ std::string tuneListener() {
   return "?";
 }
 
-void daemonize() {
+// Forks into the background. The parent stays until the child says it is ready (pid file
+// written, signals in place), so that a service manager that reads the pid file when the
+// parent exits finds it; it exits 0 then, or 71 if the child died first. Returns the fd
+// the child writes its readiness byte to.
+int daemonize() {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) throw StartupError(errnoText("pipe"));
   const pid_t pid = fork();
   if (pid < 0) throw StartupError(errnoText("fork"));
-  if (pid > 0) _exit(0);
+  if (pid > 0) {
+    close(ready[1]);
+    char byte = 0;
+    ssize_t n;
+    while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
+    }
+    _exit(n == 1 ? 0 : 71);
+  }
+  close(ready[0]);
   setsid();
   if (chdir("/") != 0) throw StartupError(errnoText("chdir /"));
   const int devnull = open("/dev/null", O_RDWR);
@@ -174,6 +188,7 @@ void daemonize() {
     dup2(devnull, STDERR_FILENO);
     if (devnull > STDERR_FILENO) close(devnull);
   }
+  return ready[1];
 }
 
 // Reload requests from the signal loop, done on their own thread so the signal loop is
@@ -327,6 +342,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
   setCurrentConfig(config);
 
   int pidFd = -1;
+  int readyFd = -1;
   std::string listening;
   try {
     const auto identity = lookupUser(config->userId);
@@ -355,7 +371,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
       if (pidFd < 0) throw StartupError(errnoText("cannot write PidFile " + config->pidFile));
     }
     if (identity) dropPrivileges(*identity);
-    if (!options.foreground) daemonize();
+    if (!options.foreground) readyFd = daemonize();
   } catch (const StartupError& e) {
     log::error(std::string("cannot start: ") + e.what());
     if (!logsToStderr(*config, options.foreground)) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
@@ -390,6 +406,10 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
     (void)!write(g_signalPipe[1], &done, 1);
   });
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  if (readyFd >= 0) {  // let the parent of a background start exit 0
+    (void)!write(readyFd, "1", 1);
+    close(readyFd);
+  }
 
   std::thread stopper;
   bool stopping = false;
@@ -411,12 +431,11 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
   milterThread.join();
   if (stopper.joinable()) stopper.join();
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
-  if (milterResult != MI_SUCCESS) {
-    log::error("milter main loop failed (libmilter logs its reason to syslog)");
-    return 70;  // EX_SOFTWARE
-  }
+  // A stop requested while libmilter was still starting may make smfi_main() report a
+  // failure; that is still the stop we asked for.
   if (!stopping) {
-    log::error("milter main loop ended without a stop request");
+    log::error(milterResult != MI_SUCCESS ? "milter main loop failed (libmilter logs its reason to syslog)"
+                                          : "milter main loop ended without a stop request");
     return 70;  // EX_SOFTWARE
   }
   log::notice("stopped");

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -58,6 +59,11 @@ DaemonHarness::~DaemonHarness() {
   // a crash, a hang) fails the test that ran the daemon.
   const int status = stop(std::chrono::seconds(10));
   if (status != 0) ADD_FAILURE() << "authmilter exited with status " << status << " after SIGTERM";
+  if (::testing::Test::HasFailure()) {  // the daemon's side of the story, for whoever reads the failure
+    std::string log;
+    for (const auto& line : logLines()) log += "  " + line + "\n";
+    std::cerr << "authmilter log (" << logFile_ << "):\n" << log;
+  }
 }
 
 std::string DaemonHarness::unixPath() const { return listen_.substr(5); }
