@@ -1,6 +1,7 @@
 // authmilter: command line, configuration check, then the daemon.
 #include <getopt.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "authmilter/config/config.h"
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return 64;
   }
+  // Absolute, so that a reload after daemonizing (which changes to /) reads the same file
+  // and the lists it names relative to it.
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(options.confPath, ec);
+  if (!ec) options.confPath = absolute.lexically_normal().string();
   std::shared_ptr<const authmilter::config::Config> config;
   try {
     config = authmilter::config::loadConfig(options.confPath);

@@ -192,7 +192,7 @@ int daemonize() {
 }
 
 // Reload requests from the signal loop, done on their own thread so the signal loop is
-// back in sigwait() at once.
+// back to reading its pipe at once.
 class Reloader {
  public:
   Reloader(DaemonOptions options) : options_(std::move(options)), thread_([this] { loop(); }) {}

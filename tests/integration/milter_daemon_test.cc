@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -430,9 +431,15 @@ TEST_F(MilterDaemonTest, DropsToUserIdAfterBindingAndWritesPidFile) {
 TEST(AuthmilterCommandLineTest, DaemonizesWithoutDashF) {
   TempDir dir;
   const std::string pidPath = dir.file("a.pid");
-  const auto conf = dir.write("a.conf", "Socket unix:" + dir.file("s.sock") + "\nPidFile " + pidPath +
-                                            "\nSyslog no\nLogFile " + dir.file("a.log") + "\n");
-  auto [rc, out] = runAuthmilter({"-c", conf});
+  dir.write("domains", "example.org\n");
+  dir.write("a.conf", "Socket unix:" + dir.file("s.sock") + "\nPidFile " + pidPath +
+                          "\nSyslog no\nLogFile a.log\nLocalDomains domains\n");
+  // Started with a relative conf path: the daemon changes to / and must still find it (and
+  // the files it names relative to it) when it reloads.
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto [rc, out] = runAuthmilter({"-c", "a.conf"});
+  std::filesystem::current_path(cwd);
   EXPECT_EQ(rc, 0) << out;  // the parent returns once the daemon is set up, pid file written
   pid_t pid = 0;
   std::ifstream(pidPath) >> pid;
@@ -441,6 +448,16 @@ TEST(AuthmilterCommandLineTest, DaemonizesWithoutDashF) {
   MilterClient c = MilterClient::connectUnix(dir.file("s.sock"));
   EXPECT_EQ(c.negotiate().version, 6u);
   c.quit();
+  ASSERT_EQ(kill(pid, SIGHUP), 0);
+  const auto reloaded = [&] {
+    std::ifstream in(dir.file("a.log"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("configuration reloaded") != std::string::npos || text.find("reload failed") != std::string::npos;
+  };
+  for (int i = 0; i < 4000 && !reloaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::ifstream in(dir.file("a.log"));
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("configuration reloaded"), std::string::npos) << log;
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   // Not our child: wait until the pid file is gone (the daemon removes it on exit).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
