@@ -454,17 +454,14 @@ TEST(AuthmilterCommandLineTest, DaemonizesWithoutDashF) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return text.find("configuration reloaded") != std::string::npos || text.find("reload failed") != std::string::npos;
   };
-  for (int i = 0; i < 4000 && !reloaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  waitUntil(std::chrono::seconds(20), reloaded);
   std::ifstream in(dir.file("a.log"));
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(log.find("configuration reloaded"), std::string::npos) << log;
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   // Not our child: wait until the pid file is gone (the daemon removes it on exit).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (access(pidPath.c_str(), F_OK) == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_NE(access(pidPath.c_str(), F_OK), 0) << "daemon did not stop";
+  EXPECT_TRUE(waitUntil(std::chrono::seconds(20), [&] { return access(pidPath.c_str(), F_OK) != 0; }))
+      << "daemon did not stop";
 }
 
 TEST(AuthmilterCommandLineTest, CheckModeExitCodes) {

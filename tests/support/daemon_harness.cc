@@ -16,20 +16,6 @@
 
 namespace authmilter::testsupport {
 
-namespace {
-// Polls `done` every 5 ms until it holds or `timeout` passes (a bounded wait for a
-// condition, never a fixed sleep standing in for one).
-template <typename Fn>
-bool pollUntil(std::chrono::milliseconds timeout, Fn done) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-}  // namespace
-
 DaemonHarness::DaemonHarness(const TempDir& dir, const std::string& conf) {
   logFile_ = dir.file("authmilter.log");
   conf_ = dir.write("authmilter.conf", conf + "\nLogFile " + logFile_ + "\nSyslog no\n");
@@ -84,7 +70,7 @@ std::vector<std::string> DaemonHarness::logLines() const {
 std::optional<std::string> DaemonHarness::waitForLog(const std::string& needle, size_t skip,
                                                      std::chrono::milliseconds timeout) const {
   std::optional<std::string> found;
-  pollUntil(timeout, [&] {
+  waitUntil(timeout, [&] {
     const auto lines = logLines();
     for (size_t i = skip; i < lines.size(); ++i) {
       if (lines[i].find(needle) != std::string::npos) {
@@ -103,7 +89,7 @@ int DaemonHarness::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
   int status = 0;
-  const bool exited = pollUntil(timeout, [&] { return waitpid(pid_, &status, WNOHANG) == pid_; });
+  const bool exited = waitUntil(timeout, [&] { return waitpid(pid_, &status, WNOHANG) == pid_; });
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);

@@ -8,11 +8,24 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "temp_dir.h"
 
 namespace authmilter::testsupport {
+
+// Polls `done` every 5 ms until it holds or `timeout` passes; returns whether it held. A
+// bounded wait for a condition, never a fixed sleep standing in for one.
+template <typename Fn>
+bool waitUntil(std::chrono::milliseconds timeout, Fn done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 class DaemonHarness {
  public:
