@@ -195,7 +195,7 @@ int daemonize() {
 // back to reading its pipe at once.
 class Reloader {
  public:
-  Reloader(DaemonOptions options) : options_(std::move(options)), thread_([this] { loop(); }) {}
+  explicit Reloader(DaemonOptions options) : options_(std::move(options)), thread_([this] { loop(); }) {}
   ~Reloader() {
     {
       std::lock_guard lock(mutex_);
