@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -37,6 +38,7 @@ class Loader {
     config->file = path_;
     fill(*config);
     if (errors_.empty()) {
+      config->resolver = dns::makeCachingResolver(config->dns, config->dnsCache);
       config->stages = stages::buildStageFactories(*config);
       for (const auto& stage : config->stages) config->hooks |= stage->hooks();
     }
@@ -106,6 +108,29 @@ class Loader {
       return def->min;
     }
     return n;
+  }
+
+  // "5" or "5s" (seconds), "500ms".
+  std::chrono::milliseconds duration(std::string_view name) {
+    const auto v = raw(name);
+    const SettingDef* def = findSetting(name);
+    std::string_view text = v.value;
+    long scale = 1000;
+    if (text.ends_with("ms")) {
+      text.remove_suffix(2);
+      scale = 1;
+    } else if (text.ends_with("s")) {
+      text.remove_suffix(1);
+    }
+    long n = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || n > def->max / scale ||
+        n * scale < def->min || n * scale > def->max) {
+      error(v.line, std::string(name) + ": expected a duration from " + std::to_string(def->min) + "ms to " +
+                        std::to_string(def->max / 1000) + "s such as 5s or 500ms, got '" + v.value + "'");
+      return std::chrono::milliseconds(def->min);
+    }
+    return std::chrono::milliseconds(n * scale);
   }
 
   std::string choice(std::string_view name) {
@@ -198,6 +223,24 @@ class Loader {
         })) {
       c.senderLoginMap = std::move(logins);
     }
+
+    const auto nameservers = raw("Nameservers");
+    for (const auto& word : util::splitList(nameservers.value)) {
+      if (auto ns = dns::parseNameserver(word, &why)) {
+        c.dns.nameservers.push_back(*ns);
+      } else {
+        error(nameservers.line, "Nameservers: " + why);
+      }
+    }
+    if (nameservers.value.empty()) {
+      // As the C library does: no resolv.conf, or none listed in it, means 127.0.0.1.
+      c.dns.nameservers = dns::nameserversFromResolvConf("/etc/resolv.conf", &why);
+      if (c.dns.nameservers.empty()) c.dns.nameservers.push_back({"127.0.0.1", 53});
+    }
+    c.dns.timeout = duration("DNSTimeout");
+    c.dns.tries = static_cast<unsigned>(integer("DNSRetries"));
+    c.dnsCache.maxEntries = static_cast<size_t>(integer("DNSCacheSize"));
+    c.dnsCache.maxTtl = static_cast<uint32_t>(integer("DNSCacheMaxTTL"));
   }
 
   std::string path_;

@@ -27,6 +27,12 @@ constexpr SettingDef kSettings[] = {
     {"IgnoreHosts", SettingKind::File, ""},
     {"SubmissionDaemons", SettingKind::Words, ""},
     {"SenderLoginMap", SettingKind::File, ""},
+    // DNS
+    {"Nameservers", SettingKind::Words, ""},
+    {"DNSTimeout", SettingKind::Duration, "5s", 10, 60'000},
+    {"DNSRetries", SettingKind::Integer, "2", 1, 10},
+    {"DNSCacheSize", SettingKind::Integer, "10000", 0, 10'000'000},
+    {"DNSCacheMaxTTL", SettingKind::Integer, "3600", 0, 604'800},
 };
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,7 +19,15 @@ namespace authmilter::testsupport {
 
 DaemonHarness::DaemonHarness(const TempDir& dir, const std::string& conf) {
   logFile_ = dir.file("authmilter.log");
-  conf_ = dir.write("authmilter.conf", conf + "\nLogFile " + logFile_ + "\nSyslog no\n");
+  std::string extra = "\nLogFile " + logFile_ + "\nSyslog no\n";
+  // Never the machine's resolver: a test that names no Nameservers gets its own server.
+  std::string lower = conf;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.find("nameservers") == std::string::npos) {
+    dns_ = std::make_unique<TestDnsServer>("");
+    extra += "Nameservers " + dns_->nameserver4() + "\n";
+  }
+  conf_ = dir.write("authmilter.conf", conf + extra);
   dir.write("authmilter.log", "");  // a previous daemon's lines must not be taken for ours
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -100,7 +109,15 @@ int DaemonHarness::stop(std::chrono::milliseconds timeout) {
 }
 
 std::pair<int, std::string> runAuthmilter(const std::vector<std::string>& args) {
-  std::string command = AUTHMILTER_BINARY;
+  return runProgram(AUTHMILTER_BINARY, args);
+}
+
+std::pair<int, std::string> runAuthmilterDns(const std::vector<std::string>& args) {
+  return runProgram(AUTHMILTER_DNS_BINARY, args);
+}
+
+std::pair<int, std::string> runProgram(const std::string& program, const std::vector<std::string>& args) {
+  std::string command = program;
   for (const auto& a : args) command += " '" + a + "'";
   command += " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");

@@ -6,12 +6,14 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "temp_dir.h"
+#include "test_dns_server.h"
 
 namespace authmilter::testsupport {
 
@@ -31,6 +33,7 @@ class DaemonHarness {
  public:
   // Writes `conf` + "LogFile <dir>/authmilter.log" + "Syslog no" to <dir>/authmilter.conf and
   // starts `authmilter -f -c` on it; throws if it does not report listening within 20 s.
+  // A conf without Nameservers gets "Nameservers" of a TestDnsServer of its own (dns()).
   DaemonHarness(const TempDir& dir, const std::string& conf);
   ~DaemonHarness();
   DaemonHarness(const DaemonHarness&) = delete;
@@ -41,6 +44,7 @@ class DaemonHarness {
   uint16_t tcpPort() const;
   pid_t pid() const { return pid_; }
   const std::string& confPath() const { return conf_; }
+  TestDnsServer* dns() const { return dns_.get(); }
 
   std::vector<std::string> logLines() const;
   // Waits until a log line (after the first `skip` lines) contains `needle`; returns it.
@@ -55,9 +59,13 @@ class DaemonHarness {
   std::string logFile_;
   std::string listen_;
   pid_t pid_ = -1;
+  std::unique_ptr<TestDnsServer> dns_;
 };
 
-// Runs authmilter with `args` and returns {exit status, stdout+stderr}.
+// Runs authmilter (authmilter-dns, any program) with `args` and returns {exit status,
+// stdout+stderr}. Arguments must not contain a single quote.
 std::pair<int, std::string> runAuthmilter(const std::vector<std::string>& args);
+std::pair<int, std::string> runAuthmilterDns(const std::vector<std::string>& args);
+std::pair<int, std::string> runProgram(const std::string& program, const std::vector<std::string>& args);
 
 }  // namespace authmilter::testsupport

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "authmilter/config/config_error.h"
+#include "authmilter/dns/caching_resolver.h"
+#include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/log/logger.h"
 #include "authmilter/pipeline/stage.h"
 #include "authmilter/policy/cidr_set.h"
@@ -49,6 +51,12 @@ struct Config {
   policy::HostList ignoreHosts;
   std::vector<std::string> submissionDaemons;
   std::optional<policy::SenderLoginMap> senderLoginMap;
+
+  // DNS: one resolver and cache for every stage and session of this snapshot (a reload
+  // builds a new one, so SIGHUP also empties the cache).
+  dns::ResolverOptions dns;
+  dns::CacheOptions dnsCache;
+  std::shared_ptr<dns::Resolver> resolver;
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

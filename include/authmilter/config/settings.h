@@ -8,13 +8,13 @@
 
 namespace authmilter::config {
 
-enum class SettingKind { Bool, Integer, String, File, Socket, Octal, Enum, Words };
+enum class SettingKind { Bool, Integer, String, File, Socket, Octal, Enum, Words, Duration };
 
 struct SettingDef {
   std::string_view name;
   SettingKind kind;
   std::string_view defaultValue;  // "" = unset
-  long min = 0;                   // Integer only
+  long min = 0;                   // Integer; Duration in milliseconds
   long max = 0;
   std::string_view choices = {};  // Enum: "a|b|c"
 };

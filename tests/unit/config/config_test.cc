@@ -106,6 +106,45 @@ TEST(ConfigTest, BadValuesNameFileAndLine) {
   EXPECT_THAT(errors, HasSubstr(conf + ":9: LocalDomains: missing value"));
 }
 
+TEST(ConfigTest, DnsSettings) {
+  TempDir dir;
+  const auto config = loadConfig(dir.write("authmilter.conf",
+                                           "Nameservers 127.0.0.1:5353, [::1]:5353 192.0.2.53\n"
+                                           "DNSTimeout 500ms\n"
+                                           "DNSRetries 3\n"
+                                           "DNSCacheSize 0\n"
+                                           "DNSCacheMaxTTL 60\n"));
+  EXPECT_EQ(config->dns.nameservers, (std::vector<dns::Nameserver>{
+                                         {"127.0.0.1", 5353}, {"::1", 5353}, {"192.0.2.53", 53}}));
+  EXPECT_EQ(config->dns.timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(config->dns.tries, 3u);
+  EXPECT_EQ(config->dnsCache.maxEntries, 0u);
+  EXPECT_EQ(config->dnsCache.maxTtl, 60u);
+  ASSERT_NE(config->resolver, nullptr);
+  EXPECT_EQ(loadConfig(dir.write("authmilter.conf", "DNSTimeout 7\n"))->dns.timeout, std::chrono::seconds(7));
+  const auto defaults = loadConfig(dir.write("authmilter.conf", "\n"));
+  EXPECT_EQ(defaults->dns.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(defaults->dns.tries, 2u);
+  EXPECT_FALSE(defaults->dns.nameservers.empty());  // from /etc/resolv.conf, or 127.0.0.1
+}
+
+TEST(ConfigTest, BadDnsSettingsNameTheLine) {
+  TempDir dir;
+  const std::string conf = dir.file("authmilter.conf");
+  const std::string errors = errorsOf(dir,
+                                      "Nameservers 127.0.0.1, dns.example.com\n"
+                                      "DNSTimeout 5m\n"
+                                      "DNSRetries 0\n"
+                                      "DNSCacheSize -1\n");
+  EXPECT_THAT(errors, HasSubstr(conf + ":1: Nameservers: 'dns.example.com' is not a numeric"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":2: DNSTimeout: expected a duration"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":3: DNSRetries: expected a whole number from 1 to 10"));
+  EXPECT_THAT(errors, HasSubstr(conf + ":4: DNSCacheSize"));
+  for (const char* bad : {"DNSTimeout 0\n", "DNSTimeout 61s\n", "DNSTimeout ms\n", "DNSTimeout 99999999999999s\n"}) {
+    EXPECT_THAT(errorsOf(dir, bad), HasSubstr("DNSTimeout: expected a duration")) << bad;
+  }
+}
+
 TEST(ConfigTest, SocketSpecs) {
   std::string error;
   EXPECT_EQ(parseSocketSpec("local:/run/x.sock", &error)->text, "unix:/run/x.sock");

@@ -1,0 +1,25 @@
+// libopendkim resolves through our Resolver (and so through the shared cache and the
+// configured nameservers): its query hooks (dkim_dns_set_query_*) get a reply that we
+// build in DNS wire form from the Resolver's answer, as libopendkim parses res_query's.
+// A timeout becomes DKIM_DNS_EXPIRED (libopendkim: key retrieval failed, temporary),
+// NXDOMAIN/NODATA an empty reply with that RCODE (no key), SERVFAIL a SERVFAIL reply.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "authmilter/dns/resolver.h"
+
+struct dkim_lib;
+
+namespace authmilter::dns {
+
+// Installs the hooks on `lib`; `resolver` must outlive the library handle's use.
+void installDkimDns(dkim_lib* lib, Resolver& resolver);
+
+// The answer as a DNS reply to (name, type) in wire form: what the DKIM hooks hand to
+// libopendkim. Records are owned by `name` (the CNAME chain is already followed).
+std::vector<uint8_t> answerToWire(const std::string& name, RrType type, const DnsAnswer& answer);
+
+}  // namespace authmilter::dns
