@@ -1,5 +1,8 @@
 // authmilter: command line, configuration check, then the daemon.
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -7,6 +10,21 @@
 #include "authmilter/config/config.h"
 #include "authmilter/milter/daemon.h"
 #include "authmilter/version.h"
+
+// libmilter's smfi_main() always starts a signal thread that sigwait()s for SIGHUP,
+// SIGTERM and SIGINT and stops the milter on any of them (libmilter/signal.c); there is no
+// way to turn it off, and the kernel may hand it a signal even while our main thread is
+// ready for it. This definition takes the place of libc's sigwait() for libmilter (the
+// executable's symbols are searched first), so that thread waits for ever with the signals
+// blocked and they stay ours: SIGHUP reloads, SIGTERM drains. Nothing else in authmilter
+// calls sigwait(). It lives here, in the daemon's executable only, so that other programs
+// linking the core library (tools, tests) keep libc's.
+extern "C" int sigwait(const sigset_t*, int*) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  for (;;) pause();
+}
 
 namespace {
 

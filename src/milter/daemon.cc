@@ -3,7 +3,7 @@
 // Signals: the main thread alone has SIGHUP, SIGTERM and SIGINT unblocked, with handlers
 // that write to a pipe its loop reads (SIGHUP reloads, SIGTERM/SIGINT drain and stop);
 // every other thread blocks them. libmilter's own signal thread, which would turn any of
-// them into a stop, is neutralised by the sigwait() below.
+// them into a stop, is neutralised by the sigwait() in src/main.cc.
 #include "authmilter/milter/daemon.h"
 
 #include <fcntl.h>
@@ -32,20 +32,6 @@
 #include "authmilter/milter/config_store.h"
 #include "authmilter/milter/session.h"
 #include "authmilter/version.h"
-
-// libmilter's smfi_main() always starts a signal thread that sigwait()s for SIGHUP,
-// SIGTERM and SIGINT and stops the milter on any of them (libmilter/signal.c); there is no
-// way to turn it off, and the kernel may hand it a signal even while our main thread is
-// ready for it. This definition takes the place of libc's sigwait() for libmilter (the
-// executable's symbols are searched first), so that thread waits for ever with the signals
-// blocked and they stay ours: SIGHUP reloads, SIGTERM drains. Nothing else in authmilter
-// calls sigwait().
-extern "C" int sigwait(const sigset_t*, int*) {
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  for (;;) pause();
-}
 
 namespace authmilter::milter {
 
