@@ -232,11 +232,7 @@ class Loader {
         error(nameservers.line, "Nameservers: " + why);
       }
     }
-    if (nameservers.value.empty()) {
-      // As the C library does: no resolv.conf, or none listed in it, means 127.0.0.1.
-      c.dns.nameservers = dns::nameserversFromResolvConf("/etc/resolv.conf", &why);
-      if (c.dns.nameservers.empty()) c.dns.nameservers.push_back({"127.0.0.1", 53});
-    }
+    if (nameservers.value.empty()) c.dns.nameservers = dns::systemNameservers();
     c.dns.timeout = duration("DNSTimeout");
     c.dns.tries = static_cast<unsigned>(integer("DNSRetries"));
     c.dnsCache.maxEntries = static_cast<size_t>(integer("DNSCacheSize"));

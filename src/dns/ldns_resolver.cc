@@ -302,10 +302,12 @@ DnsAnswer LdnsResolver::lookup(std::string_view name, RrType type) {
   {
     PktPtr packet(ldns_pkt_query_new(ldns_rdf_clone(qname.get()), static_cast<ldns_rr_type>(type), LDNS_RR_CLASS_IN,
                                      LDNS_RD));
-    ldns_pkt_set_id(packet.get(), randomId());
-    ldns_pkt_set_edns_udp_size(packet.get(), options_.ednsSize);
     uint8_t* wire = nullptr;
     size_t size = 0;
+    if (packet) {
+      ldns_pkt_set_id(packet.get(), randomId());
+      ldns_pkt_set_edns_udp_size(packet.get(), options_.ednsSize);
+    }
     if (!packet || ldns_pkt2wire(&wire, packet.get(), &size) != LDNS_STATUS_OK) {
       answer.status = DnsStatus::ServFail;
       answer.detail = "cannot build a query for '" + std::string(name) + "'";

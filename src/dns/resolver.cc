@@ -140,6 +140,13 @@ std::vector<Nameserver> nameserversFromResolvConf(const std::string& path, std::
   return result;
 }
 
+std::vector<Nameserver> systemNameservers() {
+  std::string unused;
+  auto list = nameserversFromResolvConf("/etc/resolv.conf", &unused);
+  if (list.empty()) list.push_back({"127.0.0.1", 53});
+  return list;
+}
+
 std::string canonicalName(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   return util::toLower(name);

@@ -110,9 +110,7 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   } else if (nameservers.empty()) {
-    std::string why;
-    options.nameservers = dns::nameserversFromResolvConf("/etc/resolv.conf", &why);
-    if (options.nameservers.empty()) options.nameservers.push_back({"127.0.0.1", 53});
+    options.nameservers = dns::systemNameservers();
   }
   if (!nameservers.empty()) options.nameservers = nameservers;
 

@@ -32,6 +32,9 @@
 #include <utility>
 #include <vector>
 
+#include "authmilter/dns/resolver.h"
+#include "authmilter/util/strings.h"
+
 namespace authmilter::testsupport {
 
 namespace {
@@ -88,25 +91,11 @@ class Fd {
   int fd_ = -1;
 };
 
-std::string toLower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 std::string toUpper(std::string s) {
   for (char& c : s) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
   return s;
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
 }
 
 std::vector<std::string> splitWords(const std::string& s) {
@@ -122,14 +111,9 @@ std::vector<std::string> splitWords(const std::string& s) {
 std::string canonicalName(const ldns_rdf* dname) {
   char* text = ldns_rdf2str(dname);
   if (text == nullptr) return "";
-  std::string result = toLower(text);
+  std::string result = util::toLower(text);
   free(text);
   return result;
-}
-
-std::string withoutFinalDot(std::string name) {
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  return name;
 }
 
 std::string typeName(ldns_rr_type type) {
@@ -239,7 +223,7 @@ class ZoneParser {
       line_ = line;
       const std::string code = stripComment(line);
       if (pending.empty()) {
-        const std::string trimmed = trim(code);
+        const std::string trimmed(util::trim(code));
         if (trimmed.empty()) continue;
         if (trimmed[0] == '!') {
           parseDirective(*zone, trimmed, lineNo);
@@ -272,7 +256,7 @@ class ZoneParser {
  private:
   [[noreturn]] static void fail(int lineNo, const std::string& what, const std::string& text) {
     throw std::runtime_error("TestDnsServer: zone line " + std::to_string(lineNo) + ": " + what + ": " +
-                             trim(text));
+                             std::string(util::trim(text)));
   }
 
   // A name as written, relative to the origin unless it ends in a dot.
@@ -306,7 +290,7 @@ class ZoneParser {
     const auto words = splitWords(text);
     Directive d{};
     size_t next = 1;
-    const std::string keyword = toLower(words[0]);
+    const std::string keyword = util::toLower(words[0]);
     if (keyword == "!drop") {
       d.action = Action::Drop;
     } else if (keyword == "!servfail") {
@@ -631,7 +615,7 @@ struct TestDnsServer::Impl {
 
   void count(const std::string& name, const std::string& type, bool tcp) {
     std::lock_guard lock(countMutex);
-    const auto key = std::make_pair(withoutFinalDot(name), type);
+    const auto key = std::make_pair(dns::canonicalName(name), type);
     ++counts[key];
     if (tcp) ++tcpCounts[key];
     ++total;
@@ -898,13 +882,13 @@ void TestDnsServer::setZone(const std::string& zone) {
 
 size_t TestDnsServer::queryCount(const std::string& name, const std::string& type) const {
   std::lock_guard lock(impl_->countMutex);
-  const auto it = impl_->counts.find({withoutFinalDot(toLower(name)), toUpper(type)});
+  const auto it = impl_->counts.find({dns::canonicalName(name), toUpper(type)});
   return it == impl_->counts.end() ? 0 : it->second;
 }
 
 size_t TestDnsServer::tcpQueryCount(const std::string& name, const std::string& type) const {
   std::lock_guard lock(impl_->countMutex);
-  const auto it = impl_->tcpCounts.find({withoutFinalDot(toLower(name)), toUpper(type)});
+  const auto it = impl_->tcpCounts.find({dns::canonicalName(name), toUpper(type)});
   return it == impl_->tcpCounts.end() ? 0 : it->second;
 }
 

@@ -77,6 +77,8 @@ struct Nameserver {
 std::optional<Nameserver> parseNameserver(std::string_view text, std::string* error);
 // The "nameserver" lines of a resolv.conf; empty (with *error set) if it has none.
 std::vector<Nameserver> nameserversFromResolvConf(const std::string& path, std::string* error);
+// What the C library would ask: /etc/resolv.conf's nameservers, or 127.0.0.1 if none.
+std::vector<Nameserver> systemNameservers();
 
 // Lower case, no final dot: the form names are compared and cached in.
 std::string canonicalName(std::string_view name);
