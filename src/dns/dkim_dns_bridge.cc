@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "authmilter/util/opendkim.h"
+#include "ldns_util.h"
 
 namespace authmilter::dns {
 
@@ -19,10 +20,6 @@ namespace {
 struct Query {
   int status = DKIM_DNS_SUCCESS;
   size_t bytes = 0;
-};
-
-struct PktDeleter {
-  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
 };
 
 ldns_rr* txtRecord(const std::string& owner, uint32_t ttl, RrType type, const std::string& text) {
@@ -96,8 +93,8 @@ void closeNothing(void* /*service*/) {}
 std::vector<uint8_t> answerToWire(const std::string& name, RrType type, const DnsAnswer& answer) {
   std::string owner = name;
   if (owner.empty() || owner.back() != '.') owner += '.';
-  std::unique_ptr<ldns_pkt, PktDeleter> packet(ldns_pkt_new());
-  ldns_rdf* qname = ldns_dname_new_frm_str(owner.c_str());
+  PktPtr packet(ldns_pkt_new());
+  RdfPtr qname(ldns_dname_new_frm_str(owner.c_str()));
   if (!packet || !qname) return {};
   ldns_pkt_set_qr(packet.get(), true);
   ldns_pkt_set_rd(packet.get(), true);
@@ -106,7 +103,7 @@ std::vector<uint8_t> answerToWire(const std::string& name, RrType type, const Dn
                                    : isTemporary(answer.status)          ? LDNS_RCODE_SERVFAIL
                                                                          : LDNS_RCODE_NOERROR);
   ldns_rr* question = ldns_rr_new();
-  ldns_rr_set_owner(question, qname);
+  ldns_rr_set_owner(question, qname.release());
   ldns_rr_set_type(question, static_cast<ldns_rr_type>(type));
   ldns_rr_set_class(question, LDNS_RR_CLASS_IN);
   ldns_rr_set_question(question, true);
@@ -118,12 +115,7 @@ std::vector<uint8_t> answerToWire(const std::string& name, RrType type, const Dn
       if (rr) ldns_pkt_push_rr(packet.get(), LDNS_SECTION_ANSWER, rr);
     }
   }
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  if (ldns_pkt2wire(&wire, packet.get(), &size) != LDNS_STATUS_OK) return {};
-  std::vector<uint8_t> result(wire, wire + size);
-  free(wire);
-  return result;
+  return toWire(packet.get());
 }
 
 void installDkimDns(dkim_lib* lib, Resolver& resolver) {

@@ -19,6 +19,8 @@
 #include <memory>
 #include <random>
 
+#include "ldns_util.h"
+
 namespace authmilter::dns {
 
 namespace {
@@ -34,15 +36,6 @@ struct Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
 };
-
-struct PktDeleter {
-  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
-};
-using PktPtr = std::unique_ptr<ldns_pkt, PktDeleter>;
-struct RdfDeleter {
-  void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
-};
-using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
 
 uint16_t randomId() {
   thread_local std::mt19937 generator{std::random_device{}()};
@@ -299,22 +292,17 @@ DnsAnswer LdnsResolver::lookup(std::string_view name, RrType type) {
     return answer;
   }
   std::vector<uint8_t> query;
-  {
-    PktPtr packet(ldns_pkt_query_new(ldns_rdf_clone(qname.get()), static_cast<ldns_rr_type>(type), LDNS_RR_CLASS_IN,
-                                     LDNS_RD));
-    uint8_t* wire = nullptr;
-    size_t size = 0;
-    if (packet) {
-      ldns_pkt_set_id(packet.get(), randomId());
-      ldns_pkt_set_edns_udp_size(packet.get(), options_.ednsSize);
-    }
-    if (!packet || ldns_pkt2wire(&wire, packet.get(), &size) != LDNS_STATUS_OK) {
-      answer.status = DnsStatus::ServFail;
-      answer.detail = "cannot build a query for '" + std::string(name) + "'";
-      return answer;
-    }
-    query.assign(wire, wire + size);
-    free(wire);
+  PktPtr packet(ldns_pkt_query_new(ldns_rdf_clone(qname.get()), static_cast<ldns_rr_type>(type), LDNS_RR_CLASS_IN,
+                                   LDNS_RD));
+  if (packet) {
+    ldns_pkt_set_id(packet.get(), randomId());
+    ldns_pkt_set_edns_udp_size(packet.get(), options_.ednsSize);
+    query = toWire(packet.get());
+  }
+  if (query.empty()) {
+    answer.status = DnsStatus::ServFail;
+    answer.detail = "cannot build a query for '" + std::string(name) + "'";
+    return answer;
   }
 
   const auto overall = Clock::now() + options_.timeout * options_.tries;
