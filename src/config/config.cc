@@ -237,6 +237,14 @@ class Loader {
     c.dns.tries = static_cast<unsigned>(integer("DNSRetries"));
     c.dnsCache.maxEntries = static_cast<size_t>(integer("DNSCacheSize"));
     c.dnsCache.maxTtl = static_cast<uint32_t>(integer("DNSCacheMaxTTL"));
+    c.dnsErrorAction = choice("DNSErrorAction") == "tempfail" ? Config::DnsErrorAction::Tempfail
+                                                               : Config::DnsErrorAction::Accept;
+
+    c.spfCheck = boolean("SPFCheck");
+    c.spfAddHeader = boolean("SPFAddHeader");
+    c.spfRejectFail = boolean("SPFRejectFail");
+    c.spfExplanation = boolean("SPFExplanation");
+    c.spfTimeout = duration("SPFTimeout");
   }
 
   std::string path_;

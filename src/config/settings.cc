@@ -33,6 +33,13 @@ constexpr SettingDef kSettings[] = {
     {"DNSRetries", SettingKind::Integer, "2", 1, 10},
     {"DNSCacheSize", SettingKind::Integer, "10000", 0, 10'000'000},
     {"DNSCacheMaxTTL", SettingKind::Integer, "3600", 0, 604'800},
+    {"DNSErrorAction", SettingKind::Enum, "accept", 0, 0, "accept|tempfail"},
+    // SPF
+    {"SPFCheck", SettingKind::Bool, "yes"},
+    {"SPFAddHeader", SettingKind::Bool, "yes"},
+    {"SPFRejectFail", SettingKind::Bool, "no"},
+    {"SPFExplanation", SettingKind::Bool, "no"},
+    {"SPFTimeout", SettingKind::Duration, "15s", 100, 60'000},
 };
 }  // namespace
 

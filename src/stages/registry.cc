@@ -2,11 +2,14 @@
 #include "authmilter/stages/registry.h"
 
 #include "authmilter/stages/relay_policy.h"
+#include "authmilter/stages/spf_stage.h"
 
 namespace authmilter::stages {
 
 std::vector<std::shared_ptr<const pipeline::StageFactory>> buildStageFactories(const config::Config& config) {
-  return {std::make_shared<RelayPolicyFactory>(config)};
+  std::vector<std::shared_ptr<const pipeline::StageFactory>> stages{std::make_shared<RelayPolicyFactory>(config)};
+  if (config.spfCheck) stages.push_back(std::make_shared<SpfStageFactory>(config));
+  return stages;
 }
 
 }  // namespace authmilter::stages

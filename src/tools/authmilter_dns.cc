@@ -1,7 +1,6 @@
 // authmilter-dns: resolves one name through the same DNS layer the checks use (same
 // nameservers, timeout, retries, TXT joining, CNAME following) and prints what a check
 // would see. What a postmaster runs when a verdict says temperror.
-#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -10,6 +9,7 @@
 #include "authmilter/config/config.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
+#include "authmilter/util/strings.h"
 #include "authmilter/version.h"
 
 namespace {
@@ -26,24 +26,6 @@ void usage(std::ostream& out) {
          "  and prints the outcome. -c takes Nameservers, DNSTimeout and DNSRetries from a conf\n"
          "  file (default: /etc/resolv.conf, 5s, 2 tries); --nameserver overrides its servers.\n"
          "  Exit: 0 an answer (ok, nxdomain, nodata), 1 servfail or timeout, 2 usage error.\n";
-}
-
-// TXT data may hold anything; show it printable and unambiguous (RFC 1035 \DDD escapes).
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\%03u", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string_view meaning(dns::DnsStatus status) {
@@ -132,7 +114,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& record : answer.records) {
     if (*type == dns::RrType::TXT || *type == dns::RrType::SPF) {
-      std::cout << dns::rrTypeName(*type) << " " << quoted(record.text) << "\n";
+      std::cout << dns::rrTypeName(*type) << " " << util::quoteEscaped(record.text) << "\n";
     } else if (*type == dns::RrType::MX) {
       std::cout << "MX " << record.preference << " " << record.text << "\n";
     } else {

@@ -1,6 +1,8 @@
 // ASCII string helpers (see the header).
 #include "authmilter/util/strings.h"
 
+#include <cstdio>
+
 namespace authmilter::util {
 
 namespace {
@@ -53,6 +55,23 @@ std::string sanitize(std::string_view s) {
     if (u < 0x20 || u == 0x7f) c = '?';
   }
   return out;
+}
+
+std::string quoteEscaped(std::string_view s) {
+  std::string out = "\"";
+  for (const unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\%03u", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace authmilter::util

@@ -3,6 +3,7 @@
 // a shared_ptr to the snapshot they started with; a reload swaps in a new one.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,16 @@ struct Config {
   dns::ResolverOptions dns;
   dns::CacheOptions dnsCache;
   std::shared_ptr<dns::Resolver> resolver;
+  // A check that could not get its DNS answers (temperror): accept and record it, or
+  // answer 451 4.4.3 so the sender tries again. Shared by SPF, DKIM and DMARC.
+  enum class DnsErrorAction { Accept, Tempfail } dnsErrorAction = DnsErrorAction::Accept;
+
+  // SPF
+  bool spfCheck = true;
+  bool spfAddHeader = true;       // Received-SPF
+  bool spfRejectFail = false;     // 550 5.7.23 at MAIL FROM; else DMARC decides
+  bool spfExplanation = false;    // fetch exp= on a fail
+  std::chrono::milliseconds spfTimeout{15'000};
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

@@ -17,5 +17,8 @@ std::vector<std::string> splitList(std::string_view s);
 // Replaces control characters (CR, LF, NUL, ...) by '?': for values that come from the
 // network and end up in a log line or a header.
 std::string sanitize(std::string_view s);
+// "text" in double quotes, '"' and '\\' escaped, bytes outside printable ASCII as \DDD (the
+// zone-file form): DNS text shown printable and unambiguous.
+std::string quoteEscaped(std::string_view s);
 
 }  // namespace authmilter::util

@@ -25,7 +25,8 @@ class RelayPolicyTest : public ::testing::Test {
     dir_.write("logins", "alice alice@local.example, @alice.example\n");
     config_ = config::loadConfig(dir_.write("authmilter.conf",
                                             "LocalDomains domains\nTrustedNetworks trusted\n"
-                                            "SubmissionDaemons MSA ORIGINATING\nSenderLoginMap logins\n"));
+                                            "SubmissionDaemons MSA ORIGINATING\nSenderLoginMap logins\n"
+                                            "SPFCheck no\n"));  // SPF has its own tests
   }
 
   // Connect from `ip` (empty: no address), MAIL FROM `from` with `login`, RCPT `rcpt`.
