@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <ctime>
 #include <optional>
 
@@ -34,10 +35,14 @@ using dns::RrType;
 using policy::IpAddress;
 
 // §4.3: a name check_host() can look up: at least two labels, each 1-63 characters, at
-// most 253 in all (a final dot allowed).
+// most 253 in all (a final dot allowed); not an address literal ("[192.0.2.1]") or a bare
+// address (an all-numeric top label, RFC 3696 §2), which HELO may carry (§2.3).
 bool isValidDomain(std::string_view name) {
   if (name.ends_with('.')) name.remove_suffix(1);
   if (name.empty() || name.size() > 253 || name.find('.') == std::string_view::npos) return false;
+  if (name.front() == '[') return false;
+  const std::string_view top = name.substr(name.rfind('.') + 1);
+  if (std::all_of(top.begin(), top.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
   size_t start = 0;
   while (start <= name.size()) {
     size_t dot = name.find('.', start);
