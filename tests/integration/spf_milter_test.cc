@@ -8,10 +8,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "daemon_harness.h"
 #include "milter_client.h"
 #include "temp_dir.h"
+#include "test_dns_server.h"
 
 using namespace authmilter::testsupport;
 
@@ -237,6 +240,54 @@ TEST_F(SpfMilterTest, NoReceivedSpfWhenSwitchedOff) {
   const Response eom = deliver(c, "Q9");
   EXPECT_FALSE(inserted(eom, "Received-SPF"));
   EXPECT_TRUE(inserted(eom, "Authentication-Results"));
+}
+
+// What a postmaster runs when a sender complains: the same evaluation, every lookup shown.
+TEST(AuthmilterCheckTest, PrintsResultsExplanationAndLookups) {
+  TestDnsServer dns(kZone);
+  const std::string ns = dns.nameserver4();
+  auto [rc, out] = runAuthmilterCheck(
+      {"spf", "--ip", "198.51.100.7", "--helo", "client.example.net", "--from", "a@remote.example", "--nameserver", ns});
+  EXPECT_EQ(rc, 0) << out;
+  for (const char* expected : {
+           "mailfrom: fail  (domain remote.example, sender a@remote.example)\n  decided by: -all\n",
+           "  explanation: \"198.51.100.7 may not send mail for remote.example, see https://remote.example/spf\"\n",
+           "    remote.example TXT: ok, 1 record\n    exp.remote.example TXT: ok, 1 record\n",
+           "helo: fail  (domain client.example.net, sender postmaster@client.example.net)\n",
+           "    client.example.net A: ok, 1 record\n",
+           "Received-SPF: fail (unknown: domain of a@remote.example does not designate 198.51.100.7",
+       }) {
+    EXPECT_NE(out.find(expected), std::string::npos) << expected << "\n--- got:\n" << out;
+  }
+
+  std::tie(rc, out) = runAuthmilterCheck({"spf", "--ip", "203.0.113.9", "--helo", "client.example.net", "--from",
+                                          "", "--nameserver", ns});  // the null sender: HELO only
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("helo: pass  (domain client.example.net, sender postmaster@client.example.net)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("mailfrom:"), std::string::npos) << out;
+
+  // -c takes the DNS settings (and AuthservID) from a conf file.
+  TempDir dir;
+  const std::string conf = dir.write("a.conf", "Nameservers " + ns + "\nDNSTimeout 300ms\nDNSRetries 1\n"
+                                                "AuthservID mx.test.example\n");
+  std::tie(rc, out) = runAuthmilterCheck(
+      {"spf", "-c", conf, "--ip", "203.0.113.9", "--helo", "client.example.net", "--from", "a@slow.example"});
+  EXPECT_EQ(rc, 1) << out;  // temperror
+  EXPECT_NE(out.find("problem: DNS timeout for slow.example TXT"), std::string::npos) << out;
+  EXPECT_NE(out.find("Received-SPF: temperror (mx.test.example: "), std::string::npos) << out;
+  EXPECT_NE(out.find("mailfrom: temperror"), std::string::npos) << out;
+
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"spf", "--ip", "not-an-ip", "--helo", "h.example", "--from", "a@b.example"},
+           {"spf", "--ip", "192.0.2.1", "--from", "a@b.example"},
+           {"dkim"},
+           {"spf", "--ip", "192.0.2.1", "--helo", "h.example", "--from", "a@b.example", "--nameserver", "x:y"}}) {
+    std::tie(rc, out) = runAuthmilterCheck(bad);
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_NE(out.find("usage") == std::string::npos ? out.find("authmilter-check:") : 0u, std::string::npos) << out;
+  }
 }
 
 }  // namespace

@@ -116,6 +116,10 @@ std::pair<int, std::string> runAuthmilterDns(const std::vector<std::string>& arg
   return runProgram(AUTHMILTER_DNS_BINARY, args);
 }
 
+std::pair<int, std::string> runAuthmilterCheck(const std::vector<std::string>& args) {
+  return runProgram(AUTHMILTER_CHECK_BINARY, args);
+}
+
 std::pair<int, std::string> runProgram(const std::string& program, const std::vector<std::string>& args) {
   std::string command = program;
   for (const auto& a : args) command += " '" + a + "'";
