@@ -69,6 +69,7 @@ class SpfStage : public pipeline::Stage {
     if (!sender.null) message.logFields.emplace_back("spf_helo", std::string(spf::toString(heloResult_->result)));
     const std::string& why = result.problem.empty() ? result.mechanism : result.problem;
     if (!why.empty()) message.logFields.emplace_back("spf_why", why);
+    if (!result.explanation.empty()) message.logFields.emplace_back("spf_exp", result.explanation);
     if (config_.spfAddHeader) {
       message.headerEdits.push_back({pipeline::HeaderEdit::Kind::Insert, 0, "Received-SPF",
                                      spf::formatReceivedSpf(result, ip, helo, mailFrom, config_.authservId)});
