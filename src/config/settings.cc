@@ -39,7 +39,7 @@ constexpr SettingDef kSettings[] = {
     {"SPFAddHeader", SettingKind::Bool, "yes"},
     {"SPFRejectFail", SettingKind::Bool, "no"},
     {"SPFExplanation", SettingKind::Bool, "no"},
-    {"SPFTimeout", SettingKind::Duration, "15s", 100, 60'000},
+    {"SPFTimeout", SettingKind::Duration, "20s", 100, 60'000},
 };
 }  // namespace
 

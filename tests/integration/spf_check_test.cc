@@ -51,22 +51,7 @@ IpAddress ip(std::string_view text) {
 
 // One character-string in zone-file syntax: quotes and backslashes escaped, every octet
 // outside printable ASCII as \DDD, so control and 8-bit bytes reach the wire as they are.
-std::string zoneString(std::string_view text) {
-  std::string out = "\"";
-  for (const unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[5];
-      std::snprintf(buf, sizeof buf, "\\%03u", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+std::string zoneString(std::string_view text) { return util::quoteEscaped(text); }
 
 // A TXT record holding `text`, cut into character-strings of `chunk` octets (a cut may fall
 // inside a term: RFC 7208 §3.3 joins them with nothing between).

@@ -67,7 +67,7 @@ struct Config {
   bool spfAddHeader = true;       // Received-SPF
   bool spfRejectFail = false;     // 550 5.7.23 at MAIL FROM; else DMARC decides
   bool spfExplanation = false;    // fetch exp= on a fail
-  std::chrono::milliseconds spfTimeout{15'000};
+  std::chrono::milliseconds spfTimeout{20'000};
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

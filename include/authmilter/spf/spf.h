@@ -40,7 +40,7 @@ struct CheckOptions {
   // between several checks); a lookup is not started after it
   // passed, and the result is then temperror. A lookup already started may add at most
   // DNSTimeout x DNSRetries.
-  std::chrono::milliseconds timeout{15'000};
+  std::chrono::milliseconds timeout{20'000};  // RFC 7208 §4.6.4: SHOULD allow at least 20 s
   std::string receiver = "unknown";  // %{r}: the host doing the check (AuthservID)
   Limits limits;
 };
