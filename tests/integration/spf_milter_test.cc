@@ -28,6 +28,10 @@ client.example.net.    A   203.0.113.9
 soft.example.          TXT "v=spf1 ~all"
 broken.example.        TXT "v=spf1 ip4:203.0.113.0/33 -all"
 !drop slow.example
+chain.example.         TXT "v=spf1 a:h1.chain.example a:h2.chain.example -all"
+h1.chain.example.      A   192.0.2.201
+h2.chain.example.      A   192.0.2.202
+!delay 200 h1.chain.example A
 )";
 
 class SpfMilterTest : public ::testing::Test {
@@ -176,6 +180,19 @@ TEST_F(SpfMilterTest, DnsTimeoutIsAcceptedAndRecordedByDefault) {
       << *ar;
   c.abort();
   EXPECT_NE(logLine("Q6").find("spf=temperror"), std::string::npos);
+}
+
+TEST_F(SpfMilterTest, SpfTimeoutBoundsTheWholeCheck) {
+  start("SPFTimeout 100ms\n");
+  MilterClient c = session("203.0.113.9", "Q10");
+  ASSERT_EQ(c.mailFrom({"<a@chain.example>"}).action, 'c');
+  c.quit();
+  // The first a: lookup is answered after 200ms (within DNSTimeout) but past SPFTimeout:
+  // the second one is never asked.
+  EXPECT_NE(logLine("Q10").find("spf=temperror"), std::string::npos) << logLine("Q10");
+  EXPECT_NE(logLine("Q10").find("took longer than SPFTimeout (100ms)"), std::string::npos) << logLine("Q10");
+  EXPECT_EQ(daemon_->dns()->queryCount("h1.chain.example", "A"), 1u);
+  EXPECT_EQ(daemon_->dns()->queryCount("h2.chain.example", "A"), 0u);
 }
 
 TEST_F(SpfMilterTest, NullSenderChecksTheHeloIdentityOnce) {
