@@ -245,6 +245,12 @@ class Loader {
     c.spfRejectFail = boolean("SPFRejectFail");
     c.spfExplanation = boolean("SPFExplanation");
     c.spfTimeout = duration("SPFTimeout");
+
+    c.dkimVerify = boolean("DKIMVerify");
+    c.dkimOptions.maxSignatures = static_cast<unsigned>(integer("MaximumSignatures"));
+    c.dkimOptions.minKeyBits = static_cast<unsigned>(integer("MinimumKeyBits"));
+    c.dkimOptions.maxHeaderBytes = static_cast<size_t>(integer("DKIMMaxHeaderBytes"));
+    c.lBodyAccept = choice("LBodyPolicy") == "accept";
   }
 
   std::string path_;

@@ -40,6 +40,12 @@ constexpr SettingDef kSettings[] = {
     {"SPFRejectFail", SettingKind::Bool, "no"},
     {"SPFExplanation", SettingKind::Bool, "no"},
     {"SPFTimeout", SettingKind::Duration, "20s", 100, 60'000},
+    // DKIM verification
+    {"DKIMVerify", SettingKind::Bool, "yes"},
+    {"MaximumSignatures", SettingKind::Integer, "5", 1, 100},
+    {"MinimumKeyBits", SettingKind::Integer, "1024", 512, 16384},
+    {"LBodyPolicy", SettingKind::Enum, "ignore", 0, 0, "ignore|accept"},
+    {"DKIMMaxHeaderBytes", SettingKind::Integer, "1048576", 16384, 67'108'864},
 };
 }  // namespace
 

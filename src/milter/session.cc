@@ -76,6 +76,7 @@ std::string Session::macroOr(std::string_view name, std::string fallback) {
 
 Verdict Session::connect(const std::string& hostname, std::optional<policy::IpAddress> address) {
   connection_ = {};
+  connection_.headerLeadingSpace = headerLeadingSpace_;
   // Postfix says "unknown", sendmail "[192.0.2.1]" for a client without a verified name;
   // keep one spelling so the log reads "unknown[192.0.2.1]" for both.
   connection_.hostname = hostname.empty() || hostname.front() == '[' ? "unknown" : util::sanitize(hostname);

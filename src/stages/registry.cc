@@ -1,6 +1,7 @@
 // Pipeline order: relay policy -> SPF -> DKIM verify -> DMARC -> DKIM sign (later issues).
 #include "authmilter/stages/registry.h"
 
+#include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/relay_policy.h"
 #include "authmilter/stages/spf_stage.h"
 
@@ -9,6 +10,7 @@ namespace authmilter::stages {
 std::vector<std::shared_ptr<const pipeline::StageFactory>> buildStageFactories(const config::Config& config) {
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages{std::make_shared<RelayPolicyFactory>(config)};
   if (config.spfCheck) stages.push_back(std::make_shared<SpfStageFactory>(config));
+  if (config.dkimVerify) stages.push_back(std::make_shared<DkimVerifyStageFactory>(config));
   return stages;
 }
 

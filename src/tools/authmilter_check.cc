@@ -1,12 +1,17 @@
 // authmilter-check: runs one check the way the daemon does and shows how it got its result.
 // What a postmaster runs when a sender complains.
 //   authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]
+//   authmilter-check dkim FILE.eml [-c FILE] [--nameserver ADDR[:PORT]]
+#include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "authmilter/config/config.h"
+#include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/util/strings.h"
@@ -17,16 +22,19 @@ namespace {
 using namespace authmilter;
 
 constexpr int kExitResult = 0;     // a result (pass, fail, none, ... permerror)
-constexpr int kExitTemporary = 1;  // temperror
+constexpr int kExitTemporary = 1;  // temperror (any signature, for dkim)
 constexpr int kExitUsage = 2;
 
 void usage(std::ostream& out) {
   out << "usage: authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]...\n"
+         "       authmilter-check dkim MESSAGE-FILE [-c FILE] [--nameserver ADDR[:PORT]]...\n"
          "  Runs the SPF checks of a message from client IP that said HELO NAME and MAIL FROM:<ADDR>\n"
          "  (--from '' for the null sender) and prints each result, what decided it, the\n"
          "  explanation (exp=) and every DNS lookup made. -c takes Nameservers, DNSTimeout,\n"
          "  DNSRetries, SPFTimeout and AuthservID from a conf file (default: /etc/resolv.conf);\n"
          "  --nameserver overrides its servers. No cache: every lookup goes to the servers.\n"
+         "  dkim verifies every DKIM-Signature of a message file (CRLF or bare LF line ends) and\n"
+         "  prints each verdict and why; -c also takes MaximumSignatures and MinimumKeyBits.\n"
          "  Exit: 0 a result, 1 temperror, 2 usage error.\n";
 }
 
@@ -45,29 +53,30 @@ void print(const spf::CheckResult& r) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc >= 2 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
-    usage(std::cout);
-    return kExitResult;
-  }
-  if (argc >= 2 && std::string(argv[1]) == "-V") {
-    std::cout << "authmilter-check " << kVersion << "\n";
-    return kExitResult;
-  }
-  if (argc < 2 || std::string(argv[1]) != "spf") {
-    usage(std::cerr);
-    return kExitUsage;
-  }
-  std::map<std::string, std::string> args;
+// Options shared by the checks: -c FILE, --nameserver (repeatable), and the check's own.
+struct Args {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> positional;
   std::vector<dns::Nameserver> nameservers;
+  std::shared_ptr<const config::Config> config;  // -c
+};
+
+bool parseArgs(int argc, char** argv, const std::vector<std::string>& valueOptions, Args& out) {
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (i + 1 >= argc || (arg != "--ip" && arg != "--helo" && arg != "--from" && arg != "-c" && arg != "--nameserver")) {
-      std::cerr << "authmilter-check: unexpected argument '" << arg << "'\n";
-      usage(std::cerr);
-      return kExitUsage;
+    const bool takesValue = arg == "-c" || arg == "--nameserver" ||
+                            std::find(valueOptions.begin(), valueOptions.end(), arg) != valueOptions.end();
+    if (!takesValue) {
+      if (!arg.empty() && arg[0] == '-') {
+        std::cerr << "authmilter-check: unexpected argument '" << arg << "'\n";
+        return false;
+      }
+      out.positional.push_back(arg);
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "authmilter-check: " << arg << " needs a value\n";
+      return false;
     }
     const std::string value = argv[++i];
     if (arg == "--nameserver") {
@@ -75,54 +84,130 @@ int main(int argc, char** argv) {
       const auto ns = dns::parseNameserver(value, &why);
       if (!ns) {
         std::cerr << "authmilter-check: --nameserver: " << why << "\n";
-        return kExitUsage;
+        return false;
       }
-      nameservers.push_back(*ns);
+      out.nameservers.push_back(*ns);
     } else {
-      args[arg] = value;
+      out.values[arg] = value;
     }
   }
-  if (!args.contains("--ip") || !args.contains("--helo") || !args.contains("--from")) {
+  if (out.values.contains("-c")) {
+    try {
+      out.config = config::loadConfig(out.values["-c"]);
+    } catch (const config::ConfigErrors& errors) {
+      for (const auto& e : errors.errors()) std::cerr << e.toString() << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+dns::ResolverOptions resolverOptions(const Args& args) {
+  dns::ResolverOptions options;
+  if (args.config) {
+    options = args.config->dns;
+  } else {
+    options.nameservers = dns::systemNameservers();
+  }
+  if (!args.nameservers.empty()) options.nameservers = args.nameservers;
+  return options;
+}
+
+std::string serverList(const dns::ResolverOptions& options) {
+  std::string servers;
+  for (const auto& ns : options.nameservers) servers += (servers.empty() ? "" : ", ") + ns.text();
+  return servers;
+}
+
+int checkSpf(Args& args) {
+  if (!args.values.contains("--ip") || !args.values.contains("--helo") || !args.values.contains("--from") ||
+      !args.positional.empty()) {
     std::cerr << "authmilter-check: spf needs --ip, --helo and --from\n";
     usage(std::cerr);
     return kExitUsage;
   }
-  const auto ip = policy::IpAddress::parse(args["--ip"]);
+  const auto ip = policy::IpAddress::parse(args.values["--ip"]);
   if (!ip) {
-    std::cerr << "authmilter-check: --ip: '" << args["--ip"] << "' is not an IPv4 or IPv6 address\n";
+    std::cerr << "authmilter-check: --ip: '" << args.values["--ip"] << "' is not an IPv4 or IPv6 address\n";
     return kExitUsage;
   }
-  std::string from = args["--from"];
+  const std::string helo = args.values["--helo"];
+  std::string from = args.values["--from"];
   if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
 
-  dns::ResolverOptions resolverOptions;
   spf::CheckOptions options;
   options.fetchExplanation = true;
-  if (args.contains("-c")) {
-    try {
-      const auto config = config::loadConfig(args["-c"]);
-      resolverOptions = config->dns;
-      options.timeout = config->spfTimeout;
-      options.receiver = config->authservId;
-    } catch (const config::ConfigErrors& errors) {
-      for (const auto& e : errors.errors()) std::cerr << e.toString() << "\n";
-      return kExitUsage;
-    }
-  } else {
-    resolverOptions.nameservers = dns::systemNameservers();
+  if (args.config) {
+    options.timeout = args.config->spfTimeout;
+    options.receiver = args.config->authservId;
   }
-  if (!nameservers.empty()) resolverOptions.nameservers = nameservers;
+  const auto dnsOptions = resolverOptions(args);
+  std::cout << ";; SPF for client " << ip->toString() << ", HELO " << util::sanitize(helo) << ", MAIL FROM:<"
+            << util::sanitize(from) << "> via " << serverList(dnsOptions) << "\n";
 
-  std::string servers;
-  for (const auto& ns : resolverOptions.nameservers) servers += (servers.empty() ? "" : ", ") + ns.text();
-  std::cout << ";; SPF for client " << ip->toString() << ", HELO " << util::sanitize(args["--helo"])
-            << ", MAIL FROM:<" << util::sanitize(from) << "> via " << servers << "\n";
-
-  const spf::Checker checker(std::make_shared<dns::LdnsResolver>(resolverOptions), options);
-  const auto mailFrom = checker.checkMailFrom(*ip, args["--helo"], from);
+  const spf::Checker checker(std::make_shared<dns::LdnsResolver>(dnsOptions), options);
+  const auto mailFrom = checker.checkMailFrom(*ip, helo, from);
   print(mailFrom);
-  if (!from.empty()) print(checker.checkHelo(*ip, args["--helo"]));
-  std::cout << "Received-SPF: " << spf::formatReceivedSpf(mailFrom, *ip, args["--helo"], from, options.receiver)
-            << "\n";
+  if (!from.empty()) print(checker.checkHelo(*ip, helo));
+  std::cout << "Received-SPF: " << spf::formatReceivedSpf(mailFrom, *ip, helo, from, options.receiver) << "\n";
   return mailFrom.result == spf::Result::TempError ? kExitTemporary : kExitResult;
+}
+
+int checkDkim(Args& args) {
+  if (args.positional.size() != 1) {
+    std::cerr << "authmilter-check: dkim needs one message file\n";
+    usage(std::cerr);
+    return kExitUsage;
+  }
+  std::ifstream in(args.positional[0], std::ios::binary);
+  if (!in) {
+    std::cerr << "authmilter-check: cannot read " << args.positional[0] << "\n";
+    return kExitUsage;
+  }
+  const std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  dkim::VerifyOptions options;
+  if (args.config) options = args.config->dkimOptions;
+  const auto dnsOptions = resolverOptions(args);
+  std::cout << ";; DKIM for " << args.positional[0] << " (" << message.size() << " bytes) via "
+            << serverList(dnsOptions) << "\n";
+  const dkim::Verifier verifier(std::make_shared<dns::LdnsResolver>(dnsOptions), options);
+  size_t unchecked = 0;
+  const auto results = dkim::verifyMessage(verifier, message, &unchecked);
+  if (results.empty()) std::cout << "dkim=none (the message has no DKIM-Signature)\n";
+  bool temporary = false;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    std::cout << "signature " << i + 1 << ": dkim=" << dkim::toString(r.result) << "  d=" << r.domain
+              << " s=" << r.selector << " a=" << r.algorithm << " i=" << r.identity << " b=" << r.bPrefix << "\n";
+    if (!r.reason.empty()) std::cout << "  why: " << r.reason << "\n";
+    if (r.partialBody) std::cout << "  l= leaves part of the body unsigned (LBodyPolicy decides for DMARC)\n";
+    temporary = temporary || r.result == dkim::Result::TempError;
+  }
+  if (unchecked > 0) std::cout << unchecked << " more signatures not checked (MaximumSignatures)\n";
+  return temporary ? kExitTemporary : kExitResult;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc >= 2 ? argv[1] : "";
+  if (command == "-h" || command == "--help") {
+    usage(std::cout);
+    return kExitResult;
+  }
+  if (command == "-V") {
+    std::cout << "authmilter-check " << kVersion << "\n";
+    return kExitResult;
+  }
+  Args args;
+  if (command == "spf") {
+    if (!parseArgs(argc, argv, {"--ip", "--helo", "--from"}, args)) return kExitUsage;
+    return checkSpf(args);
+  }
+  if (command == "dkim") {
+    if (!parseArgs(argc, argv, {}, args)) return kExitUsage;
+    return checkDkim(args);
+  }
+  usage(std::cerr);
+  return kExitUsage;
 }

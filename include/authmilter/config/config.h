@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "authmilter/config/config_error.h"
+#include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/log/logger.h"
@@ -68,6 +69,11 @@ struct Config {
   bool spfRejectFail = false;     // 550 5.7.23 at MAIL FROM; else DMARC decides
   bool spfExplanation = false;    // fetch exp= on a fail
   std::chrono::milliseconds spfTimeout{20'000};
+
+  // DKIM verification
+  bool dkimVerify = true;
+  dkim::VerifyOptions dkimOptions;
+  bool lBodyAccept = false;  // LBodyPolicy accept: an l= signature counts for DMARC
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

@@ -24,6 +24,16 @@ struct Connection {
   // Facts recorded by the relay policy stage at connect time.
   bool trustedNetwork = false;                  // client in TrustedNetworks
   bool ignored = false;                         // client in IgnoreHosts: later stages skip their checks
+  // The MTA hands header values on with the space after the colon (SMFIP_HDR_LEADSPC).
+  bool headerLeadingSpace = false;
+};
+
+// One verified DKIM signature, as DMARC needs it.
+struct DkimSignature {
+  std::string result;  // RFC 8601 result: "pass", "fail", ...
+  std::string domain;  // d=
+  std::string selector;
+  bool countsForDmarc = false;  // pass, and not an l= signature that LBodyPolicy sets aside
 };
 
 // One method result for Authentication-Results (RFC 8601 §2.2):
@@ -54,6 +64,7 @@ struct Message {
   std::vector<AuthResult> results;              // for Authentication-Results
   std::vector<std::pair<std::string, std::string>> logFields;  // for the log line, in order
   std::vector<HeaderEdit> headerEdits;
+  std::vector<DkimSignature> dkim;              // filled at end of message by DKIM verify
 
   bool authenticated() const { return !authLogin.empty(); }
 };

@@ -26,7 +26,7 @@ class RelayPolicyTest : public ::testing::Test {
     config_ = config::loadConfig(dir_.write("authmilter.conf",
                                             "LocalDomains domains\nTrustedNetworks trusted\n"
                                             "SubmissionDaemons MSA ORIGINATING\nSenderLoginMap logins\n"
-                                            "SPFCheck no\n"));  // SPF has its own tests
+                                            "SPFCheck no\nDKIMVerify no\n"));  // the stages have their own tests
   }
 
   // Connect from `ip` (empty: no address), MAIL FROM `from` with `login`, RCPT `rcpt`.

@@ -1,0 +1,275 @@
+// DKIM verification on libopendkim (see the header). libopendkim does the cryptography,
+// canonicalization and tag parsing; this file decides what each outcome means for a
+// postmaster and for DMARC (RFC 8601 result and reason).
+#include "authmilter/dkim/verifier.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "authmilter/dns/dkim_dns_bridge.h"
+#include "authmilter/util/opendkim.h"
+#include "authmilter/util/strings.h"
+
+namespace authmilter::dkim {
+
+std::string_view toString(Result result) {
+  switch (result) {
+    case Result::None: return "none";
+    case Result::Pass: return "pass";
+    case Result::Fail: return "fail";
+    case Result::Policy: return "policy";
+    case Result::Neutral: return "neutral";
+    case Result::TempError: return "temperror";
+    case Result::PermError: return "permerror";
+  }
+  return "none";
+}
+
+namespace {
+
+DKIM_CBSTAT prescreenHook(DKIM* handle, DKIM_SIGINFO** sigs, int count) {
+  if (auto* v = static_cast<Verification*>(dkim_get_user_context(handle))) {
+    v->prescreen(reinterpret_cast<void**>(sigs), count);
+  }
+  return DKIM_CBSTAT_CONTINUE;
+}
+
+std::string text(const unsigned char* s) { return s == nullptr ? std::string() : reinterpret_cast<const char*>(s); }
+
+std::string tag(DKIM_SIGINFO* sig, const char* name) {
+  return text(dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>(name))));
+}
+
+// The first 8 characters of b= with folding white space removed (RFC 6008 §4).
+std::string bPrefix(const std::string& b) {
+  std::string out;
+  for (char c : b) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    out.push_back(c);
+    if (out.size() == 8) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Verifier::Verifier(std::shared_ptr<dns::Resolver> resolver, VerifyOptions options)
+    : resolver_(std::move(resolver)), options_(options) {
+  lib_ = dkim_init(nullptr, nullptr);
+  if (lib_ == nullptr) throw std::runtime_error("libopendkim: dkim_init failed");
+  dns::installDkimDns(lib_, *resolver_);
+  // FIXCRLF: header values arrive with bare LF line ends from Postfix; libopendkim
+  // canonicalizes them as the CRLF the message had on the wire.
+  u_int flags = DKIM_LIBFLAGS_FIXCRLF;
+  u_int minBits = options_.minKeyBits;
+  if (dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
+      dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minBits, sizeof minBits) != DKIM_STAT_OK ||
+      dkim_set_prescreen(lib_, prescreenHook) != DKIM_STAT_OK) {
+    dkim_close(lib_);
+    throw std::runtime_error("libopendkim: cannot set options");
+  }
+}
+
+Verifier::~Verifier() { dkim_close(lib_); }
+
+Verification::Verification(const Verifier& verifier) : verifier_(verifier) {
+  DKIM_STAT status = DKIM_STAT_OK;
+  handle_ = dkim_verify(verifier_.library(), reinterpret_cast<const u_char*>("authmilter"), nullptr, &status);
+  if (handle_ == nullptr) {
+    failed_ = true;
+    failure_ = std::string("libopendkim: ") + dkim_getresultstr(status);
+    return;
+  }
+  dkim_set_user_context(handle_, this);
+}
+
+Verification::~Verification() {
+  if (handle_ != nullptr) dkim_free(handle_);
+}
+
+void Verification::prescreen(void** sigs, int count) {
+  for (int i = static_cast<int>(verifier_.options().maxSignatures); i < count; ++i) {
+    dkim_sig_ignore(static_cast<DKIM_SIGINFO*>(sigs[i]));
+    ++unchecked_;
+  }
+}
+
+void Verification::header(std::string_view name, std::string_view value) {
+  if (util::iequals(name, "DKIM-Signature")) ++seen_;
+  if (failed_ || overflow_) return;
+  headerBytes_ += name.size() + value.size() + 3;
+  if (headerBytes_ > verifier_.options().maxHeaderBytes) {
+    overflow_ = true;
+    return;
+  }
+  buffer_.assign(name).append(":").append(value);
+  dkim_header(handle_, reinterpret_cast<u_char*>(buffer_.data()), buffer_.size());
+}
+
+void Verification::endOfHeaders() {
+  if (failed_ || overflow_) return;
+  const DKIM_STAT status = dkim_eoh(handle_);
+  if (status == DKIM_STAT_NOSIG) noSignatures_ = true;
+}
+
+void Verification::body(std::string_view chunk) {
+  if (failed_ || overflow_ || noSignatures_ || chunk.empty()) return;
+  dkim_body(handle_, reinterpret_cast<u_char*>(const_cast<char*>(chunk.data())), chunk.size());
+}
+
+std::vector<SignatureResult> Verification::finish() {
+  std::vector<SignatureResult> results;
+  auto whole = [&](std::string reason) {
+    SignatureResult r;
+    r.result = Result::PermError;
+    r.reason = std::move(reason);
+    results.push_back(std::move(r));
+    return results;
+  };
+  if (overflow_) {
+    return whole("headers exceed DKIMMaxHeaderBytes (" + std::to_string(verifier_.options().maxHeaderBytes) +
+                 "): not verified");
+  }
+  if (failed_) return seen_ > 0 ? whole(failure_) : results;
+  if (noSignatures_ || seen_ == 0) return results;
+
+  _Bool testKey = false;
+  dkim_eom(handle_, &testKey);
+  DKIM_SIGINFO** sigs = nullptr;
+  int count = 0;
+  if (dkim_getsiglist(handle_, &sigs, &count) != DKIM_STAT_OK || count == 0) {
+    const char* why = dkim_geterror(handle_);
+    return whole(std::string("signature not usable: ") + (why != nullptr ? why : "unknown error"));
+  }
+  for (int i = 0; i < count; ++i) {
+    DKIM_SIGINFO* sig = sigs[i];
+    const unsigned flags = dkim_sig_getflags(sig);
+    if ((flags & DKIM_SIGFLAG_IGNORE) != 0) continue;  // past MaximumSignatures: counted in unchecked_
+    SignatureResult r;
+    r.domain = util::sanitize(text(dkim_sig_getdomain(sig)));
+    r.selector = util::sanitize(text(dkim_sig_getselector(sig)));
+    r.algorithm = util::sanitize(tag(sig, "a"));
+    r.bPrefix = util::sanitize(bPrefix(tag(sig, "b")));
+    r.identity = util::sanitize(tag(sig, "i"));
+    if (r.identity.empty() && !r.domain.empty()) r.identity = "@" + r.domain;
+    r.testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
+
+    const int error = dkim_sig_geterror(sig);
+    const int bodyHash = dkim_sig_getbh(sig);
+    const bool passed = error == DKIM_SIGERROR_OK && (flags & DKIM_SIGFLAG_PASSED) != 0 &&
+                        bodyHash == DKIM_SIGBH_MATCH;
+    if (passed) {
+      dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+      dkim_sig_getsignalg(sig, &alg);
+      unsigned int bits = 0;
+      dkim_sig_getkeysize(sig, &bits);
+      if (alg == DKIM_SIGN_RSASHA1) {
+        r.result = Result::Policy;
+        r.reason = "rsa-sha1 is not acceptable (RFC 8301)";
+      } else if (alg != DKIM_SIGN_ED25519SHA256 && bits < verifier_.options().minKeyBits) {
+        r.result = Result::Policy;
+        r.reason = std::to_string(bits) + "-bit key is shorter than MinimumKeyBits";
+      } else {
+        r.result = Result::Pass;
+      }
+      ssize_t bodyLength = -1, canonicalized = -1, signedLength = -1;
+      if (dkim_sig_getcanonlen(handle_, sig, &bodyLength, &canonicalized, &signedLength) == DKIM_STAT_OK &&
+          signedLength >= 0 && bodyLength > signedLength) {
+        r.partialBody = true;
+        r.reason = "l= covers " + std::to_string(signedLength) + " of " + std::to_string(bodyLength) +
+                   " body bytes";
+      }
+    } else {
+      switch (error) {
+        case DKIM_SIGERROR_OK:
+        case DKIM_SIGERROR_BADSIG:
+          r.result = Result::Fail;
+          r.reason = bodyHash == DKIM_SIGBH_MISMATCH ? "body hash did not verify" : "signature did not verify";
+          break;
+        case DKIM_SIGERROR_EXPIRED:
+          r.result = Result::Fail;
+          r.reason = "signature expired (x=)";
+          break;
+        case DKIM_SIGERROR_FUTURE:
+          r.result = Result::Fail;
+          r.reason = "signature timestamp in the future (t=)";
+          break;
+        case DKIM_SIGERROR_KEYREVOKED:
+          r.result = Result::Fail;
+          r.reason = "key revoked (empty p=)";
+          break;
+        case DKIM_SIGERROR_KEYFAIL:
+          r.result = Result::TempError;
+          r.reason = "key lookup failed: " + r.selector + "._domainkey." + r.domain;
+          break;
+        case DKIM_SIGERROR_NOKEY:
+          r.result = Result::PermError;
+          r.reason = "no key at " + r.selector + "._domainkey." + r.domain;
+          break;
+        case DKIM_SIGERROR_KEYTOOSMALL:
+          r.result = Result::Policy;
+          r.reason = "key shorter than MinimumKeyBits";
+          break;
+        case DKIM_SIGERROR_INVALID_H:
+          r.result = Result::PermError;
+          r.reason = "From is not signed (h=)";
+          break;
+        default: {
+          r.result = Result::PermError;
+          const char* why = dkim_sig_geterrorstr(error);
+          r.reason = why != nullptr ? why : "invalid signature";
+        }
+      }
+      // RFC 6376 §3.6.1 t=y: a failing signature from a testing key counts as no signature.
+      if (r.testing && r.result == Result::Fail) {
+        r.result = Result::Neutral;
+        r.reason = "testing key (t=y): " + r.reason;
+      }
+    }
+    if (r.testing && r.result == Result::Pass) r.reason = "testing key (t=y)";
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+std::vector<SignatureResult> verifyMessage(const Verifier& verifier, std::string_view raw, size_t* unchecked) {
+  std::string text;
+  text.reserve(raw.size() + raw.size() / 32);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) text.push_back('\r');
+    text.push_back(raw[i]);
+  }
+  Verification v(verifier);
+  size_t pos = 0;
+  std::string name;
+  std::string value;
+  auto flush = [&] {
+    if (!name.empty()) v.header(name, value);
+    name.clear();
+    value.clear();
+  };
+  while (pos < text.size()) {
+    size_t end = text.find("\r\n", pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = std::min(end + 2, text.size());
+    if (line.empty()) break;  // end of the header section
+    if ((line.front() == ' ' || line.front() == '\t') && !name.empty()) {
+      value.append("\r\n").append(line);  // a folded continuation
+      continue;
+    }
+    flush();
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;  // not a header field: nothing to sign or verify
+    name.assign(line.substr(0, colon));
+    value.assign(line.substr(colon + 1));
+  }
+  flush();
+  v.endOfHeaders();
+  if (pos < text.size()) v.body(std::string_view(text).substr(pos));
+  auto results = v.finish();
+  if (unchecked) *unchecked = v.uncheckedSignatures();
+  return results;
+}
+
+}  // namespace authmilter::dkim
