@@ -40,6 +40,46 @@ std::string tag(DKIM_SIGINFO* sig, const char* name) {
   return text(dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>(name))));
 }
 
+// One tag of a tag=value list (RFC 6376 §3.2), white space removed; empty if absent.
+std::string tagOf(std::string_view list, std::string_view name) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(';', start);
+    if (end == std::string_view::npos) end = list.size();
+    const std::string_view item = list.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq != std::string_view::npos && util::trim(item.substr(0, eq)) == name) {
+      std::string value;
+      for (char c : item.substr(eq + 1)) {
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') value.push_back(c);
+      }
+      return value;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+// RFC 6376 §3.2: a tag name that occurs twice makes the whole tag-list invalid (which
+// libopendkim does not check). Returns the first such name, or empty.
+std::string duplicateTag(std::string_view list) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(';', start);
+    if (end == std::string_view::npos) end = list.size();
+    const std::string_view item = list.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string name(util::trim(item.substr(0, eq)));
+      if (std::find(names.begin(), names.end(), name) != names.end()) return name;
+      names.push_back(std::move(name));
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
 // The first 8 characters of b= with folding white space removed (RFC 6008 §4).
 std::string bPrefix(const std::string& b) {
   std::string out;
@@ -58,8 +98,8 @@ Verifier::Verifier(std::shared_ptr<dns::Resolver> resolver, VerifyOptions option
   lib_ = dkim_init(nullptr, nullptr);
   if (lib_ == nullptr) throw std::runtime_error("libopendkim: dkim_init failed");
   dns::installDkimDns(lib_, *resolver_);
-  // FIXCRLF: header values arrive with bare LF line ends from Postfix; libopendkim
-  // canonicalizes them as the CRLF the message had on the wire.
+  // FIXCRLF: a body with bare LF line ends is hashed as the CRLF it had on the wire
+  // (header values are mended in header()).
   u_int flags = DKIM_LIBFLAGS_FIXCRLF;
   u_int minBits = options_.minKeyBits;
   if (dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
@@ -95,14 +135,22 @@ void Verification::prescreen(void** sigs, int count) {
 }
 
 void Verification::header(std::string_view name, std::string_view value) {
-  if (util::iequals(name, "DKIM-Signature")) ++seen_;
+  if (util::iequals(name, "DKIM-Signature")) {
+    if (++seen_ <= verifier_.options().maxSignatures && value.size() <= 65536) rawSignatures_.emplace_back(value);
+  }
   if (failed_ || overflow_) return;
   headerBytes_ += name.size() + value.size() + 3;
   if (headerBytes_ > verifier_.options().maxHeaderBytes) {
     overflow_ = true;
     return;
   }
-  buffer_.assign(name).append(":").append(value);
+  // Postfix joins folded lines with a bare LF; the signer saw CRLF (libopendkim's FIXCRLF
+  // only mends the body).
+  buffer_.assign(name).append(":");
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) buffer_.push_back('\r');
+    buffer_.push_back(value[i]);
+  }
   dkim_header(handle_, reinterpret_cast<u_char*>(buffer_.data()), buffer_.size());
 }
 
@@ -131,15 +179,14 @@ std::vector<SignatureResult> Verification::finish() {
                  "): not verified");
   }
   if (failed_) return seen_ > 0 ? whole(failure_) : results;
-  if (noSignatures_ || seen_ == 0) return results;
+  if (seen_ == 0) return results;
 
-  _Bool testKey = false;
-  dkim_eom(handle_, &testKey);
   DKIM_SIGINFO** sigs = nullptr;
   int count = 0;
-  if (dkim_getsiglist(handle_, &sigs, &count) != DKIM_STAT_OK || count == 0) {
-    const char* why = dkim_geterror(handle_);
-    return whole(std::string("signature not usable: ") + (why != nullptr ? why : "unknown error"));
+  if (!noSignatures_) {
+    _Bool testKey = false;
+    dkim_eom(handle_, &testKey);
+    if (dkim_getsiglist(handle_, &sigs, &count) != DKIM_STAT_OK) count = 0;
   }
   for (int i = 0; i < count; ++i) {
     DKIM_SIGINFO* sig = sigs[i];
@@ -154,6 +201,17 @@ std::vector<SignatureResult> Verification::finish() {
     if (r.identity.empty() && !r.domain.empty()) r.identity = "@" + r.domain;
     r.testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
 
+    const auto raw = std::find_if(rawSignatures_.begin(), rawSignatures_.end(), [&](const std::string& v) {
+      return bPrefix(tagOf(v, "b")) == r.bPrefix && tagOf(v, "d") == r.domain;
+    });
+    if (raw != rawSignatures_.end()) {
+      if (const std::string dup = duplicateTag(*raw); !dup.empty()) {
+        r.result = Result::PermError;
+        r.reason = "tag " + util::sanitize(dup) + "= occurs twice (RFC 6376 3.2)";
+        results.push_back(std::move(r));
+        continue;
+      }
+    }
     const int error = dkim_sig_geterror(sig);
     const int bodyHash = dkim_sig_getbh(sig);
     const bool passed = error == DKIM_SIGERROR_OK && (flags & DKIM_SIGFLAG_PASSED) != 0 &&
@@ -227,6 +285,25 @@ std::vector<SignatureResult> Verification::finish() {
       }
     }
     if (r.testing && r.result == Result::Pass) r.reason = "testing key (t=y)";
+    results.push_back(std::move(r));
+  }
+  // Signatures libopendkim could not parse at all are missing from its list.
+  const char* error = dkim_geterror(handle_);
+  for (const auto& raw : rawSignatures_) {
+    const std::string b = util::sanitize(bPrefix(tagOf(raw, "b")));
+    const std::string d = util::sanitize(tagOf(raw, "d"));
+    const bool listed = std::any_of(results.begin(), results.end(), [&](const SignatureResult& r) {
+      return r.bPrefix == b && r.domain == d;
+    });
+    if (listed) continue;
+    SignatureResult r;
+    r.result = Result::PermError;
+    r.reason = std::string("malformed signature") + (error != nullptr && *error ? std::string(": ") + error : "");
+    r.domain = d;
+    r.selector = util::sanitize(tagOf(raw, "s"));
+    r.algorithm = util::sanitize(tagOf(raw, "a"));
+    r.identity = util::sanitize(tagOf(raw, "i"));
+    r.bPrefix = b;
     results.push_back(std::move(r));
   }
   return results;

@@ -49,7 +49,8 @@ size_t skipCfws(std::string_view s, size_t i) {
 
 std::string formatPropertyValue(std::string_view value) {
   size_t ats = 0;
-  bool plain = !value.empty() && value.front() != '@' && value.back() != '@';
+  // pvalue = [ [ local-part ] "@" ] domain-name: "@example.com" (DKIM's header.i) is plain too.
+  bool plain = !value.empty() && value.back() != '@';
   for (char c : value) {
     if (c == '@') {
       ++ats;

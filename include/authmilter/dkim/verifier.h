@@ -88,6 +88,9 @@ class Verification {
   size_t seen_ = 0;
   size_t unchecked_ = 0;
   std::string buffer_;
+  // The DKIM-Signature values as written (up to MaximumSignatures): libopendkim drops the
+  // ones it cannot parse, and those must still be reported (permerror), never "none".
+  std::vector<std::string> rawSignatures_;
 };
 
 // A whole message as a file holds it (authmilter-check, tests): bare LF line ends become

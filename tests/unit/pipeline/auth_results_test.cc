@@ -25,6 +25,8 @@ TEST(AuthResultsTest, PropertyValuesAreQuotedWhenNeeded) {
   EXPECT_EQ(formatPropertyValue("a;b"), "\"a;b\"");
   EXPECT_EQ(formatPropertyValue("a\"b\\c"), "\"a\\\"b\\\\c\"");
   EXPECT_EQ(formatPropertyValue("a@b@c"), "\"a@b@c\"");
+  EXPECT_EQ(formatPropertyValue("@example.org"), "@example.org");  // a DKIM i= without local part
+  EXPECT_EQ(formatPropertyValue("alice@"), "\"alice@\"");
   EXPECT_EQ(formatPropertyValue(""), "\"\"");
   // No header injection through a login: CR/LF are dropped.
   EXPECT_EQ(formatPropertyValue("eve\r\nX-Evil: 1"), "\"eveX-Evil: 1\"");

@@ -1,0 +1,200 @@
+// DKIM verification in the running daemon, spoken to as Postfix does (header values with
+// their leading space and bare-LF folding, body in CRLF): the Authentication-Results lines
+// for a signed and a tampered message, the log fields, DNSErrorAction, skipped clients, and
+// authmilter-check dkim on the same files.
+#include <gtest/gtest.h>
+#include <libmilter/mfdef.h>
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon_harness.h"
+#include "milter_client.h"
+#include "temp_dir.h"
+#include "test_dns_server.h"
+
+using namespace authmilter::testsupport;
+
+namespace {
+
+std::string fixturePath(const std::string& name) { return std::string(AUTHMILTER_DKIM_FIXTURES "/") + name; }
+
+std::string readFixture(const std::string& name) {
+  std::ifstream in(fixturePath(name), std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + name);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct Parsed {
+  std::vector<std::pair<std::string, std::string>> headers;  // values as Postfix passes them
+  std::string body;
+};
+
+// Splits a CRLF fixture as Postfix hands it to a milter: one (name, " value") per header,
+// folded lines joined with "\n", and the body.
+Parsed parse(const std::string& message) {
+  Parsed p;
+  const size_t split = message.find("\r\n\r\n");
+  const std::string head = message.substr(0, split + 2);
+  p.body = message.substr(split + 4);
+  size_t pos = 0;
+  while (pos < head.size()) {
+    const size_t end = head.find("\r\n", pos);
+    const std::string line = head.substr(pos, end - pos);
+    pos = end + 2;
+    if ((line[0] == ' ' || line[0] == '\t') && !p.headers.empty()) {
+      p.headers.back().second += "\n" + line;
+      continue;
+    }
+    const size_t colon = line.find(':');
+    p.headers.emplace_back(line.substr(0, colon), line.substr(colon + 1));
+  }
+  return p;
+}
+
+class DkimMilterTest : public ::testing::Test {
+ protected:
+  void start(const std::string& extraConf = "") {
+    dir_.write("domains", "example.org\n");
+    dir_.write("trusted", "192.0.2.0/24\n");
+    daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
+                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nSPFCheck no\n"
+                                                    "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
+                                                        dir_.file("s.sock") + "\n" + extraConf);
+    daemon_->dns()->setZone(readFixture("keys.zone") + "\n!drop slow._domainkey.example.com\n");
+  }
+
+  // Delivers a fixture from `ip` and returns the end-of-message response.
+  Response deliver(const std::string& fixture, const std::string& qid, const std::string& ip = "203.0.113.9") {
+    MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
+    c.negotiate();
+    c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}});
+    c.connect("mail.example.com", '4', 40000, ip);
+    c.helo("mail.example.com");
+    c.macros(SMFIC_MAIL, {{"i", qid}});
+    EXPECT_EQ(c.mailFrom({"<alice@example.com>"}).action, 'c');
+    EXPECT_EQ(c.rcpt({"<bob@example.org>"}).action, 'c');
+    const Parsed p = parse(readFixture(fixture));
+    Response eom = c.sendMessage(p.headers, p.body, {{"i", qid}});
+    c.quit();
+    return eom;
+  }
+
+  static std::optional<std::string> authResults(const Response& r) {
+    for (const auto& h : r.headers) {
+      if (h.kind == 'i' && h.name == "Authentication-Results") return h.value;
+    }
+    return std::nullopt;
+  }
+
+  std::string logLine(const std::string& qid) {
+    const auto line = daemon_->waitForLog(qid + ": ");
+    return line ? *line : "(no log line for " + qid + ")";
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DaemonHarness> daemon_;
+};
+
+TEST_F(DkimMilterTest, SignedMessagePassesAndTamperedOneFails) {
+  start();
+  const Response signedMessage = deliver("rsa-relaxed-relaxed.eml", "D1");
+  EXPECT_EQ(signedMessage.action, 'c');
+  EXPECT_EQ(authResults(signedMessage),
+            " mx.test.example;\n\tdkim=pass header.d=example.com header.i=@example.com header.s=rsa2048 "
+            "header.a=rsa-sha256 header.b=PPYg0z7h");
+  EXPECT_NE(logLine("D1").find("action=accept dkim=pass:example.com"), std::string::npos) << logLine("D1");
+
+  const Response tampered = deliver("tampered-body.eml", "D2");
+  EXPECT_EQ(tampered.action, 'c');  // DKIM alone never rejects: DMARC decides
+  EXPECT_EQ(authResults(tampered),
+            " mx.test.example;\n\tdkim=fail reason=\"body hash did not verify\" header.d=example.com "
+            "header.i=@example.com header.s=rsa2048 header.a=rsa-sha256 header.b=PPYg0z7h");
+  EXPECT_NE(logLine("D2").find("dkim=fail:example.com dkim_why=\"example.com: body hash did not verify\""),
+            std::string::npos)
+      << logLine("D2");
+}
+
+TEST_F(DkimMilterTest, SimpleCanonicalizationSurvivesPostfixStyleFolding) {
+  start();
+  for (const char* fixture : {"rsa-simple-simple.eml", "ed25519-simple-simple.eml", "multi.eml"}) {
+    const Response r = deliver(fixture, "S");
+    const auto ar = authResults(r);
+    ASSERT_TRUE(ar) << fixture;
+    EXPECT_NE(ar->find("dkim=pass"), std::string::npos) << fixture << ": " << *ar;
+  }
+}
+
+TEST_F(DkimMilterTest, UnsignedMessageSaysNone) {
+  start();
+  EXPECT_EQ(authResults(deliver("unsigned.eml", "D3")), " mx.test.example;\n\tdkim=none");
+  EXPECT_NE(logLine("D3").find("dkim=none"), std::string::npos);
+}
+
+TEST_F(DkimMilterTest, KeyTimeoutFollowsDnsErrorAction) {
+  start("DNSErrorAction tempfail\n");
+  const Response r = deliver("slow.eml", "D4");
+  EXPECT_EQ(r.action, 'y');
+  EXPECT_EQ(r.reply, "451 4.4.3 DKIM: temporary DNS error for the key of example.com, try again later");
+  EXPECT_NE(logLine("D4").find("action=tempfail"), std::string::npos) << logLine("D4");
+}
+
+TEST_F(DkimMilterTest, KeyTimeoutIsRecordedByDefault) {
+  start();
+  const Response r = deliver("slow.eml", "D5");
+  EXPECT_EQ(r.action, 'c');
+  const auto ar = authResults(r);
+  ASSERT_TRUE(ar);
+  EXPECT_NE(ar->find("dkim=temperror reason=\"key lookup failed: slow._domainkey.example.com\""), std::string::npos)
+      << *ar;
+}
+
+TEST_F(DkimMilterTest, TrustedClientsAreNotVerified) {
+  start();
+  const Response r = deliver("rsa-relaxed-relaxed.eml", "D6", "192.0.2.9");
+  EXPECT_EQ(authResults(r), " mx.test.example; none");
+  EXPECT_NE(logLine("D6").find("dkim=skipped dkim_skip=trusted"), std::string::npos) << logLine("D6");
+  EXPECT_EQ(daemon_->dns()->queryCount("rsa2048._domainkey.example.com", "TXT"), 0u);
+}
+
+TEST_F(DkimMilterTest, NoBodyOrHeaderCallbacksWhenSwitchedOff) {
+  start("DKIMVerify no\n");
+  MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
+  const Negotiated n = c.negotiate();
+  EXPECT_TRUE(n.protocol & SMFIP_NOBODY);
+  EXPECT_TRUE(n.protocol & SMFIP_NOEOH);
+}
+
+TEST(AuthmilterCheckDkimTest, PrintsEverySignatureAndWhy) {
+  TestDnsServer dns(readFixture("keys.zone") + "\n!drop slow._domainkey.example.com\n");
+  TempDir dir;
+  const std::string conf =
+      dir.write("a.conf", "Nameservers " + dns.nameserver4() + "\nDNSTimeout 300ms\nDNSRetries 1\n");
+  auto [rc, out] = runAuthmilterCheck({"dkim", "-c", conf, fixturePath("multi.eml")});
+  EXPECT_EQ(rc, 0) << out;
+  for (const char* expected : {
+           "signature 1: dkim=pass  d=example.com s=rsa2048 a=rsa-sha256 i=@example.com b=",
+           "signature 2: dkim=pass  d=example.com s=ed25519 a=ed25519-sha256",
+           "signature 3: dkim=fail  d=example.com s=rsa2048",
+           "  why: signature did not verify\n",
+       }) {
+    EXPECT_NE(out.find(expected), std::string::npos) << expected << "\n--- got:\n" << out;
+  }
+  std::tie(rc, out) = runAuthmilterCheck({"dkim", "-c", conf, fixturePath("slow.eml")});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("dkim=temperror"), std::string::npos) << out;
+  std::tie(rc, out) = runAuthmilterCheck({"dkim", "-c", conf, fixturePath("unsigned.eml")});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("dkim=none"), std::string::npos) << out;
+  std::tie(rc, out) = runAuthmilterCheck({"dkim", "-c", conf, dir.file("no-such.eml")});
+  EXPECT_EQ(rc, 2) << out;
+  std::tie(rc, out) = runAuthmilterCheck({"dkim"});
+  EXPECT_EQ(rc, 2) << out;
+}
+
+}  // namespace
