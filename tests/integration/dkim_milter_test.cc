@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "authmilter/config/config.h"
 #include "daemon_harness.h"
 #include "milter_client.h"
 #include "temp_dir.h"
@@ -168,6 +169,39 @@ TEST_F(DkimMilterTest, NoBodyOrHeaderCallbacksWhenSwitchedOff) {
   const Negotiated n = c.negotiate();
   EXPECT_TRUE(n.protocol & SMFIP_NOBODY);
   EXPECT_TRUE(n.protocol & SMFIP_NOEOH);
+}
+
+// What DMARC will read: Message::dkim, where LBodyPolicy decides whether a signature whose
+// l= leaves appended content unsigned counts.
+TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
+  TestDnsServer dns(readFixture("keys.zone"));
+  for (const std::string policy : {"ignore", "accept"}) {
+    TempDir dir;
+    const auto config = authmilter::config::loadConfig(dir.write(
+        "a.conf", "Nameservers " + dns.nameserver4() + "\nSPFCheck no\nLBodyPolicy " + policy + "\n"));
+    std::unique_ptr<authmilter::pipeline::Stage> stage;
+    for (const auto& factory : config->stages) {
+      if (factory->name() == "dkim-verify") stage = factory->create();
+    }
+    ASSERT_TRUE(stage);
+    authmilter::pipeline::Connection connection;
+    connection.address = authmilter::policy::IpAddress::parse("203.0.113.9");
+    connection.headerLeadingSpace = true;
+    for (const char* fixture : {"length.eml", "length-intact.eml"}) {
+      authmilter::pipeline::Message message;
+      const Parsed p = parse(readFixture(fixture));
+      for (const auto& [name, value] : p.headers) stage->onHeader(connection, message, name, value);
+      stage->onEndOfHeaders(connection, message);
+      stage->onBody(connection, message, p.body);
+      stage->onEndOfMessage(connection, message);
+      stage->onAbort(message);
+      ASSERT_EQ(message.dkim.size(), 1u) << fixture;
+      EXPECT_EQ(message.dkim[0].result, "pass") << fixture;
+      EXPECT_EQ(message.dkim[0].domain, "example.com");
+      const bool appended = std::string(fixture) == "length.eml";
+      EXPECT_EQ(message.dkim[0].countsForDmarc, !appended || policy == "accept") << fixture << " " << policy;
+    }
+  }
 }
 
 TEST(AuthmilterCheckDkimTest, PrintsEverySignatureAndWhy) {

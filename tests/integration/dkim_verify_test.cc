@@ -57,8 +57,8 @@ class DkimVerifyTest : public ::testing::Test {
 
 TEST_F(DkimVerifyTest, EachCanonicalizationPairAndBothAlgorithmsPass) {
   for (const char* name : {"rsa-simple-simple.eml", "rsa-simple-relaxed.eml", "rsa-relaxed-simple.eml",
-                           "rsa-relaxed-relaxed.eml", "ed25519-relaxed-relaxed.eml", "ed25519-simple-simple.eml",
-                           "rsa1024.eml"}) {
+                           "rsa-relaxed-relaxed.eml", "ed25519-simple-simple.eml", "ed25519-simple-relaxed.eml",
+                           "ed25519-relaxed-simple.eml", "ed25519-relaxed-relaxed.eml", "rsa1024.eml"}) {
     const auto r = only(name);
     EXPECT_EQ(r.result, Result::Pass) << name << ": " << r.reason;
     EXPECT_EQ(r.domain, "example.com") << name;
@@ -278,6 +278,11 @@ TEST_F(DkimVerifyTest, MalformedSignatureTagsArePermerror) {
            {"s=rsa2048;", ""},                                // s= missing
            {"v=1;", "v=1; v=1;"},                             // duplicated tag
            {"i=@example.com;", "i=@other.example;"},          // i= outside d=
+           {"v=1; ", ""},                                     // v= missing
+           {"a=rsa-sha256; ", ""},                            // a= missing
+           {"c=relaxed/relaxed; ", "c=relaxed/relaxed/x; "},  // c= with three parts
+           {"h=from : to :", "h=to :"},                       // From not signed (h=)
+           {"q=dns/txt;", "q=http/well-known;"},              // unknown query method
        }) {
     const auto r = verify(variant(from, to));
     ASSERT_EQ(r.size(), 1u) << to;

@@ -145,9 +145,10 @@ def fixtures():
         for b in (b"simple", b"relaxed"):
             name = "rsa-%s-%s" % (h.decode(), b.decode())
             f[name] = signed(name, canon=(h, b))
-    f["ed25519-relaxed-relaxed"] = signed("ed25519-relaxed-relaxed", selector=b"ed25519", key="ed25519")
-    f["ed25519-simple-simple"] = signed("ed25519-simple-simple", selector=b"ed25519", key="ed25519",
-                                        canon=(b"simple", b"simple"))
+    for h in (b"simple", b"relaxed"):
+        for b in (b"simple", b"relaxed"):
+            name = "ed25519-%s-%s" % (h.decode(), b.decode())
+            f[name] = signed(name, selector=b"ed25519", key="ed25519", canon=(h, b))
     f["rsa1024"] = signed("rsa1024", selector=b"rsa1024", key="rsa1024")
     f["rsa-sha1"] = signed("rsa-sha1", algorithm=b"rsa-sha1")
     f["rsa512"] = signed("rsa512", selector=b"rsa512", key="rsa512")
