@@ -4,6 +4,7 @@
 // daemon's CPU time per message. It measures; it asserts nothing about speed.
 //
 //   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] [--spf yes|no]
+//                [--message FILE.eml] [--zone FILE]
 //
 // With SPF (the default) the test DNS server publishes records for the sender and the HELO
 // name, so after the first message the checks run on cached answers: the figures show the
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -32,6 +34,8 @@ struct Options {
   int messages = 500;  // per session
   std::vector<std::string> sockets = {"unix", "inet"};
   bool spf = true;
+  std::string messageFile;  // --message: send this .eml (CRLF) instead of the built-in message
+  std::string zoneFile;     // --zone: more records for the test DNS server (e.g. DKIM keys)
 };
 
 constexpr const char* kSpfZone =
@@ -50,6 +54,12 @@ double cpuMillis(pid_t pid) {
   unsigned long utime = 0, stime = 0;
   fields >> utime >> stime;
   return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 const std::vector<std::pair<std::string, std::string>>& headers() {
@@ -75,7 +85,7 @@ struct Result {
   int errors = 0;
 };
 
-void runSession(const DaemonHarness& daemon, int messages, Result& out) {
+void runSession(const DaemonHarness& daemon, int messages, const MessageParts& message, Result& out) {
   try {
     const auto& listen = daemon.listenAddress();
     MilterClient c = listen.rfind("unix:", 0) == 0 ? MilterClient::connectUnix(daemon.unixPath())
@@ -84,14 +94,13 @@ void runSession(const DaemonHarness& daemon, int messages, Result& out) {
     c.macros('C', {{"{daemon_name}", "MTA"}, {"j", "mx.test.example"}});
     c.connect("client.example.net", '4', 40000, "203.0.113.9");
     c.helo("client.example.net");
-    const std::string body(2000, 'x');
     for (int i = 0; i < messages; ++i) {
       const auto begin = std::chrono::steady_clock::now();
       c.macros('M', {{"i", "Q" + std::to_string(i)}, {"{mail_addr}", "sender@remote.example"}});
       const char mail = c.mailFrom({"<sender@remote.example>", "SIZE=4000"}).action;
       c.macros('R', {{"{rcpt_addr}", "bob@local.example"}});
       const char rcpt = c.rcpt({"<bob@local.example>"}).action;
-      const Response eom = c.sendMessage(headers(), body, {{"i", "Q" + std::to_string(i)}});
+      const Response eom = c.sendMessage(message.headers, message.body, {{"i", "Q" + std::to_string(i)}});
       c.abort();
       if (mail != 'c' || rcpt != 'c' || eom.action != 'c') ++out.errors;
       out.latencies.push_back(
@@ -128,18 +137,33 @@ int main(int argc, char** argv) {
       options.sessions = parseList(value);
     } else if (flag == "--messages") {
       options.messages = std::stoi(value);
+    } else if (flag == "--message") {
+      options.messageFile = value;
+    } else if (flag == "--zone") {
+      options.zoneFile = value;
     } else if (flag == "--spf") {
       options.spf = value == "yes";
     } else if (flag == "--socket") {
       options.sockets = value == "both" ? std::vector<std::string>{"unix", "inet"} : std::vector<std::string>{value};
     } else {
       std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] "
-                   "[--spf yes|no]\n";
+                   "[--spf yes|no] [--message FILE.eml] [--zone FILE]\n";
       return 64;
     }
   }
+  MessageParts message{headers(), std::string(2000, 'x')};
+  std::string zone;
+  try {
+    if (!options.messageFile.empty()) message = splitMessage(readFile(options.messageFile));
+    if (!options.zoneFile.empty()) zone = "\n" + readFile(options.zoneFile);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 66;
+  }
   int failures = 0;
   std::printf("SPF checks: %s\n", options.spf ? "on (MAIL FROM pass via include:, HELO pass via a)" : "off");
+  std::printf("message: %s\n", options.messageFile.empty() ? "built in (20 headers, 2000-byte body, unsigned)"
+                                                            : options.messageFile.c_str());
   std::printf("%-6s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "sessions", "messages", "msgs/s", "p50 ms", "p99 ms",
               "max ms", "daemon CPU ms/msg");
   for (const auto& kind : options.sockets) {
@@ -148,13 +172,13 @@ int main(int argc, char** argv) {
     const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
     DaemonHarness daemon(dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
                                   (options.spf ? "" : "SPFCheck no\n"));
-    daemon.dns()->setZone(kSpfZone);
+    daemon.dns()->setZone(kSpfZone + zone);
     for (int sessions : options.sessions) {
       std::vector<Result> results(static_cast<size_t>(sessions));
       const double cpuBefore = cpuMillis(daemon.pid());
       const auto begin = std::chrono::steady_clock::now();
       std::vector<std::thread> threads;
-      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, r); });
+      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, message, r); });
       for (auto& t : threads) t.join();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
       const double cpu = cpuMillis(daemon.pid()) - cpuBefore;

@@ -31,33 +31,6 @@ std::string readFixture(const std::string& name) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-struct Parsed {
-  std::vector<std::pair<std::string, std::string>> headers;  // values as Postfix passes them
-  std::string body;
-};
-
-// Splits a CRLF fixture as Postfix hands it to a milter: one (name, " value") per header,
-// folded lines joined with "\n", and the body.
-Parsed parse(const std::string& message) {
-  Parsed p;
-  const size_t split = message.find("\r\n\r\n");
-  const std::string head = message.substr(0, split + 2);
-  p.body = message.substr(split + 4);
-  size_t pos = 0;
-  while (pos < head.size()) {
-    const size_t end = head.find("\r\n", pos);
-    const std::string line = head.substr(pos, end - pos);
-    pos = end + 2;
-    if ((line[0] == ' ' || line[0] == '\t') && !p.headers.empty()) {
-      p.headers.back().second += "\n" + line;
-      continue;
-    }
-    const size_t colon = line.find(':');
-    p.headers.emplace_back(line.substr(0, colon), line.substr(colon + 1));
-  }
-  return p;
-}
-
 class DkimMilterTest : public ::testing::Test {
  protected:
   void start(const std::string& extraConf = "") {
@@ -80,7 +53,7 @@ class DkimMilterTest : public ::testing::Test {
     c.macros(SMFIC_MAIL, {{"i", qid}});
     EXPECT_EQ(c.mailFrom({"<alice@example.com>"}).action, 'c');
     EXPECT_EQ(c.rcpt({"<bob@example.org>"}).action, 'c');
-    const Parsed p = parse(readFixture(fixture));
+    const MessageParts p = splitMessage(readFixture(fixture));
     Response eom = c.sendMessage(p.headers, p.body, {{"i", qid}});
     c.quit();
     return eom;
@@ -189,7 +162,7 @@ TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
     connection.headerLeadingSpace = true;
     for (const char* fixture : {"length.eml", "length-intact.eml"}) {
       authmilter::pipeline::Message message;
-      const Parsed p = parse(readFixture(fixture));
+      const MessageParts p = splitMessage(readFixture(fixture));
       for (const auto& [name, value] : p.headers) stage->onHeader(connection, message, name, value);
       stage->onEndOfHeaders(connection, message);
       stage->onBody(connection, message, p.body);

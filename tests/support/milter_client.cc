@@ -702,4 +702,27 @@ Response MilterClient::sendMessage(
   return endOfMessage();
 }
 
+MessageParts splitMessage(std::string_view raw) {
+  MessageParts p;
+  const size_t split = raw.find("\r\n\r\n");
+  const std::string_view head = raw.substr(0, split == std::string_view::npos ? raw.size() : split + 2);
+  if (split != std::string_view::npos) p.body = std::string(raw.substr(split + 4));
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) end = head.size();
+    const std::string_view line = head.substr(pos, end - pos);
+    pos = end + 2;
+    if (line.empty()) continue;
+    if ((line.front() == ' ' || line.front() == '\t') && !p.headers.empty()) {
+      p.headers.back().second.append("\n").append(line);
+      continue;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    p.headers.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+  }
+  return p;
+}
+
 }  // namespace authmilter::testsupport

@@ -145,4 +145,12 @@ class MilterClient {
   std::vector<char> queuedCommands_;  // their command bytes, for error messages
 };
 
+// A message file (CRLF line ends) split the way Postfix hands it to a milter: one
+// (name, " value") per header field, folded lines joined by a bare LF, and the body.
+struct MessageParts {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+MessageParts splitMessage(std::string_view raw);
+
 }  // namespace authmilter::testsupport
