@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 #include "authmilter/dns/dkim_dns_bridge.h"
 #include "authmilter/util/opendkim.h"
@@ -89,6 +91,27 @@ std::string bPrefix(const std::string& b) {
     if (out.size() == 8) break;
   }
   return out;
+}
+
+// What a signature that did not pass means (RFC 8601 result, reason).
+std::pair<Result, std::string> failure(int error, int bodyHash, const SignatureResult& r) {
+  const std::string key = r.selector + "._domainkey." + r.domain;
+  switch (error) {
+    case DKIM_SIGERROR_OK:
+    case DKIM_SIGERROR_BADSIG:
+      return {Result::Fail, bodyHash == DKIM_SIGBH_MISMATCH ? "body hash did not verify" : "signature did not verify"};
+    case DKIM_SIGERROR_EXPIRED: return {Result::Fail, "signature expired (x=)"};
+    case DKIM_SIGERROR_FUTURE: return {Result::Fail, "signature timestamp in the future (t=)"};
+    case DKIM_SIGERROR_KEYREVOKED: return {Result::Fail, "key revoked (empty p=)"};
+    case DKIM_SIGERROR_KEYFAIL: return {Result::TempError, "key lookup failed: " + key};
+    case DKIM_SIGERROR_NOKEY: return {Result::PermError, "no key at " + key};
+    case DKIM_SIGERROR_KEYTOOSMALL: return {Result::Policy, "key shorter than MinimumKeyBits"};
+    case DKIM_SIGERROR_INVALID_H: return {Result::PermError, "From is not signed (h=)"};
+    default: {
+      const char* why = dkim_sig_geterrorstr(error);
+      return {Result::PermError, why != nullptr ? why : "invalid signature"};
+    }
+  }
 }
 
 }  // namespace
@@ -238,46 +261,7 @@ std::vector<SignatureResult> Verification::finish() {
                    " body bytes";
       }
     } else {
-      switch (error) {
-        case DKIM_SIGERROR_OK:
-        case DKIM_SIGERROR_BADSIG:
-          r.result = Result::Fail;
-          r.reason = bodyHash == DKIM_SIGBH_MISMATCH ? "body hash did not verify" : "signature did not verify";
-          break;
-        case DKIM_SIGERROR_EXPIRED:
-          r.result = Result::Fail;
-          r.reason = "signature expired (x=)";
-          break;
-        case DKIM_SIGERROR_FUTURE:
-          r.result = Result::Fail;
-          r.reason = "signature timestamp in the future (t=)";
-          break;
-        case DKIM_SIGERROR_KEYREVOKED:
-          r.result = Result::Fail;
-          r.reason = "key revoked (empty p=)";
-          break;
-        case DKIM_SIGERROR_KEYFAIL:
-          r.result = Result::TempError;
-          r.reason = "key lookup failed: " + r.selector + "._domainkey." + r.domain;
-          break;
-        case DKIM_SIGERROR_NOKEY:
-          r.result = Result::PermError;
-          r.reason = "no key at " + r.selector + "._domainkey." + r.domain;
-          break;
-        case DKIM_SIGERROR_KEYTOOSMALL:
-          r.result = Result::Policy;
-          r.reason = "key shorter than MinimumKeyBits";
-          break;
-        case DKIM_SIGERROR_INVALID_H:
-          r.result = Result::PermError;
-          r.reason = "From is not signed (h=)";
-          break;
-        default: {
-          r.result = Result::PermError;
-          const char* why = dkim_sig_geterrorstr(error);
-          r.reason = why != nullptr ? why : "invalid signature";
-        }
-      }
+      std::tie(r.result, r.reason) = failure(error, bodyHash, r);
       // RFC 6376 §3.6.1 t=y: a failing signature from a testing key counts as no signature.
       if (r.testing && r.result == Result::Fail) {
         r.result = Result::Neutral;
