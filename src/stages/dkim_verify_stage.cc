@@ -66,7 +66,7 @@ class DkimVerifyStage : public pipeline::Stage {
       if (!r.bPrefix.empty()) ar.properties.emplace_back("header.b", r.bPrefix);
       message.results.push_back(std::move(ar));
       const bool counts = r.result == dkim::Result::Pass && (!r.partialBody || config_.lBodyAccept);
-      message.dkim.push_back({std::string(dkim::toString(r.result)), r.domain, r.selector, counts});
+      message.dkim.push_back({std::string(dkim::toString(r.result)), r.domain, r.selector, counts, r.testing});
       anyPass = anyPass || r.result == dkim::Result::Pass;
       if (r.result == dkim::Result::TempError && tempfailed.empty()) tempfailed = r.domain;
       if (!r.reason.empty()) why += (why.empty() ? "" : "; ") + (r.domain.empty() ? "" : r.domain + ": ") + r.reason;

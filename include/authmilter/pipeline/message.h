@@ -34,6 +34,7 @@ struct DkimSignature {
   std::string domain;  // d=
   std::string selector;
   bool countsForDmarc = false;  // pass, and not an l= signature that LBodyPolicy sets aside
+  bool testing = false;         // key flag t=y (RFC 6376 §3.6.1)
 };
 
 // One method result for Authentication-Results (RFC 8601 §2.2):
