@@ -42,46 +42,6 @@ std::string tag(DKIM_SIGINFO* sig, const char* name) {
   return text(dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>(name))));
 }
 
-// One tag of a tag=value list (RFC 6376 §3.2), white space removed; empty if absent.
-std::string tagOf(std::string_view list, std::string_view name) {
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(';', start);
-    if (end == std::string_view::npos) end = list.size();
-    const std::string_view item = list.substr(start, end - start);
-    const size_t eq = item.find('=');
-    if (eq != std::string_view::npos && util::trim(item.substr(0, eq)) == name) {
-      std::string value;
-      for (char c : item.substr(eq + 1)) {
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') value.push_back(c);
-      }
-      return value;
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
-// RFC 6376 §3.2: a tag name that occurs twice makes the whole tag-list invalid (which
-// libopendkim does not check). Returns the first such name, or empty.
-std::string duplicateTag(std::string_view list) {
-  std::vector<std::string> names;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(';', start);
-    if (end == std::string_view::npos) end = list.size();
-    const std::string_view item = list.substr(start, end - start);
-    const size_t eq = item.find('=');
-    if (eq != std::string_view::npos) {
-      std::string name(util::trim(item.substr(0, eq)));
-      if (std::find(names.begin(), names.end(), name) != names.end()) return name;
-      names.push_back(std::move(name));
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
 // The first 8 characters of b= with folding white space removed (RFC 6008 §4).
 std::string bPrefix(const std::string& b) {
   std::string out;
@@ -135,6 +95,37 @@ Verifier::Verifier(std::shared_ptr<dns::Resolver> resolver, VerifyOptions option
 
 Verifier::~Verifier() { dkim_close(lib_); }
 
+// A DKIM-Signature's tag-list (RFC 6376 §3.2), read from its text: the tags a report
+// names, and the first tag name that occurs twice (which makes the whole list invalid).
+Verification::RawSignature Verification::readSignature(std::string_view list) {
+  RawSignature raw;
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(';', start);
+    if (end == std::string_view::npos) end = list.size();
+    const std::string_view item = list.substr(start, end - start);
+    start = end + 1;
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(util::trim(item.substr(0, eq)));
+    if (raw.duplicateTag.empty() && std::find(names.begin(), names.end(), name) != names.end()) {
+      raw.duplicateTag = util::sanitize(name);
+    }
+    std::string value;
+    for (char c : item.substr(eq + 1)) {
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n') value.push_back(c);
+    }
+    if (name == "d") raw.domain = util::sanitize(value);
+    if (name == "s") raw.selector = util::sanitize(value);
+    if (name == "a") raw.algorithm = util::sanitize(value);
+    if (name == "i") raw.identity = util::sanitize(value);
+    if (name == "b") raw.bPrefix = util::sanitize(bPrefix(value));
+    names.push_back(std::move(name));
+  }
+  return raw;
+}
+
 Verification::Verification(const Verifier& verifier) : verifier_(verifier) {
   DKIM_STAT status = DKIM_STAT_OK;
   handle_ = dkim_verify(verifier_.library(), reinterpret_cast<const u_char*>("authmilter"), nullptr, &status);
@@ -159,7 +150,7 @@ void Verification::prescreen(void** sigs, int count) {
 
 void Verification::header(std::string_view name, std::string_view value) {
   if (util::iequals(name, "DKIM-Signature")) {
-    if (++seen_ <= verifier_.options().maxSignatures && value.size() <= 65536) rawSignatures_.emplace_back(value);
+    if (++seen_ <= verifier_.options().maxSignatures && value.size() <= 65536) rawSignatures_.push_back(readSignature(value));
   }
   if (failed_ || overflow_) return;
   headerBytes_ += name.size() + value.size() + 3;
@@ -224,16 +215,14 @@ std::vector<SignatureResult> Verification::finish() {
     if (r.identity.empty() && !r.domain.empty()) r.identity = "@" + r.domain;
     r.testing = (flags & DKIM_SIGFLAG_TESTKEY) != 0;
 
-    const auto raw = std::find_if(rawSignatures_.begin(), rawSignatures_.end(), [&](const std::string& v) {
-      return bPrefix(tagOf(v, "b")) == r.bPrefix && tagOf(v, "d") == r.domain;
+    const auto raw = std::find_if(rawSignatures_.begin(), rawSignatures_.end(), [&](const RawSignature& v) {
+      return v.bPrefix == r.bPrefix && v.domain == r.domain;
     });
-    if (raw != rawSignatures_.end()) {
-      if (const std::string dup = duplicateTag(*raw); !dup.empty()) {
-        r.result = Result::PermError;
-        r.reason = "tag " + util::sanitize(dup) + "= occurs twice (RFC 6376 3.2)";
-        results.push_back(std::move(r));
-        continue;
-      }
+    if (raw != rawSignatures_.end() && !raw->duplicateTag.empty()) {
+      r.result = Result::PermError;
+      r.reason = "tag " + raw->duplicateTag + "= occurs twice (RFC 6376 3.2)";
+      results.push_back(std::move(r));
+      continue;
     }
     const int error = dkim_sig_geterror(sig);
     const int bodyHash = dkim_sig_getbh(sig);
@@ -274,20 +263,18 @@ std::vector<SignatureResult> Verification::finish() {
   // Signatures libopendkim could not parse at all are missing from its list.
   const char* error = dkim_geterror(handle_);
   for (const auto& raw : rawSignatures_) {
-    const std::string b = util::sanitize(bPrefix(tagOf(raw, "b")));
-    const std::string d = util::sanitize(tagOf(raw, "d"));
     const bool listed = std::any_of(results.begin(), results.end(), [&](const SignatureResult& r) {
-      return r.bPrefix == b && r.domain == d;
+      return r.bPrefix == raw.bPrefix && r.domain == raw.domain;
     });
     if (listed) continue;
     SignatureResult r;
     r.result = Result::PermError;
     r.reason = std::string("malformed signature") + (error != nullptr && *error ? std::string(": ") + error : "");
-    r.domain = d;
-    r.selector = util::sanitize(tagOf(raw, "s"));
-    r.algorithm = util::sanitize(tagOf(raw, "a"));
-    r.identity = util::sanitize(tagOf(raw, "i"));
-    r.bPrefix = b;
+    r.domain = raw.domain;
+    r.selector = raw.selector;
+    r.algorithm = raw.algorithm;
+    r.identity = raw.identity;
+    r.bPrefix = raw.bPrefix;
     results.push_back(std::move(r));
   }
   return results;

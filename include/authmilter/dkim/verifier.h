@@ -88,9 +88,15 @@ class Verification {
   size_t seen_ = 0;
   size_t unchecked_ = 0;
   std::string buffer_;
-  // The DKIM-Signature values as written (up to MaximumSignatures): libopendkim drops the
-  // ones it cannot parse, and those must still be reported (permerror), never "none".
-  std::vector<std::string> rawSignatures_;
+  // What each DKIM-Signature (up to MaximumSignatures) says of itself, read from its text
+  // once: libopendkim drops the ones it cannot parse, and those must still be reported
+  // (permerror), never "none"; and it does not check for duplicated tags.
+  struct RawSignature {
+    std::string domain, selector, algorithm, identity, bPrefix;  // sanitized, as in SignatureResult
+    std::string duplicateTag;  // a tag name that occurs twice (RFC 6376 §3.2), or empty
+  };
+  static RawSignature readSignature(std::string_view tagList);
+  std::vector<RawSignature> rawSignatures_;
 };
 
 // A whole message as a file holds it (authmilter-check, tests): bare LF line ends become
