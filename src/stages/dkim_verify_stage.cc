@@ -94,17 +94,9 @@ class DkimVerifyStage : public pipeline::Stage {
  private:
   void start(const Connection& connection, Message& message) {
     started_ = true;
-    std::string skip;
-    if (message.authenticated()) {
-      skip = "authenticated";
-    } else if (connection.trustedNetwork) {
-      skip = "trusted";
-    } else if (connection.ignored) {
-      skip = "ignored";
-    }
-    if (!skip.empty()) {
+    if (const auto skip = pipeline::uncheckedBecause(connection, message); !skip.empty()) {
       message.logFields.emplace_back("dkim", "skipped");
-      message.logFields.emplace_back("dkim_skip", skip);
+      message.logFields.emplace_back("dkim_skip", std::string(skip));
       return;
     }
     verification_.emplace(verifier_);

@@ -24,9 +24,7 @@ spf::CheckOptions checkOptions(const config::Config& config) {
 
 // Why a client is not checked, or empty.
 std::string skipReason(const Connection& connection, const Message& message) {
-  if (message.authenticated()) return "authenticated";
-  if (connection.trustedNetwork) return "trusted";
-  if (connection.ignored) return "ignored";
+  if (const auto why = pipeline::uncheckedBecause(connection, message); !why.empty()) return std::string(why);
   if (!connection.address) return "no client address";
   return {};
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,5 +70,14 @@ struct Message {
 
   bool authenticated() const { return !authLogin.empty(); }
 };
+
+// Why the sender-authentication checks (SPF, DKIM verify, DMARC) leave a message alone:
+// "authenticated", "trusted" (TrustedNetworks), "ignored" (IgnoreHosts); empty: check it.
+inline std::string_view uncheckedBecause(const Connection& connection, const Message& message) {
+  if (message.authenticated()) return "authenticated";
+  if (connection.trustedNetwork) return "trusted";
+  if (connection.ignored) return "ignored";
+  return {};
+}
 
 }  // namespace authmilter::pipeline
