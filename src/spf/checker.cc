@@ -80,23 +80,6 @@ bool sameDomainOrBelow(std::string_view name, std::string_view domain) {
   return n == d || (n.size() > d.size() && n.ends_with(d) && n[n.size() - d.size() - 1] == '.');
 }
 
-// The reverse-lookup name of an address (in-addr.arpa / ip6.arpa).
-std::string reverseName(const IpAddress& ip) {
-  std::string out;
-  if (ip.family() == IpAddress::Family::V4) {
-    for (int i = 3; i >= 0; --i) out += std::to_string(ip.bytes()[i]) + ".";
-    return out + "in-addr.arpa";
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out.push_back(kHex[ip.bytes()[i] & 15]);
-    out.push_back('.');
-    out.push_back(kHex[ip.bytes()[i] >> 4]);
-    out.push_back('.');
-  }
-  return out + "ip6.arpa";
-}
-
 // What one check_host() level concluded.
 struct Outcome {
   Result result = Result::None;
@@ -341,7 +324,8 @@ class Evaluation {
   std::vector<std::string> validatedNames(const std::string& wanted, bool stopAtFirst, std::string* problem,
                                           bool* voidLimit) {
     std::vector<std::string> names;
-    auto ptr = lookup(reverseName(ip_), RrType::PTR, problem);
+    // The reverse-lookup name is what %{ir}.%{v}.arpa spells (RFC 7208 §7.3).
+    auto ptr = lookup(*expandMacros("%{ir}.%{v}.arpa", macros_, false), RrType::PTR, problem);
     if (!ptr || dns::isTemporary(ptr->status)) return names;  // §5.5: a DNS error is no match
     if (ptr->status != DnsStatus::Ok) {
       if (voidLimit && !countVoid(problem)) *voidLimit = true;
