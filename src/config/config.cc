@@ -251,6 +251,23 @@ class Loader {
     c.dkimOptions.minKeyBits = static_cast<unsigned>(integer("MinimumKeyBits"));
     c.dkimOptions.maxHeaderBytes = static_cast<size_t>(integer("DKIMMaxHeaderBytes"));
     c.lBodyAccept = choice("LBodyPolicy") == "accept";
+
+    c.dmarcCheck = boolean("DMARCCheck");
+    c.dmarcOptions.standard =
+        choice("DMARCStandard") == "rfc7489" ? dmarc::Standard::Rfc7489 : dmarc::Standard::Rfc9989;
+    const auto pslFile = raw("PublicSuffixList");
+    if (c.dmarcCheck && (c.dmarcOptions.standard == dmarc::Standard::Rfc7489 || !pslFile.value.empty())) {
+      try {
+        c.dmarcOptions.psl = std::make_shared<dmarc::PublicSuffixList>(resolvePath(pslFile.value));
+      } catch (const std::exception& e) {
+        error(pslFile.line, std::string("PublicSuffixList: ") + e.what());
+      }
+    }
+    c.rejectFailures = boolean("RejectFailures");
+    c.quarantineAction = choice("QuarantineAction") == "header" ? Config::QuarantineAction::Header
+                                                                 : Config::QuarantineAction::Quarantine;
+    c.rejectMalformedFrom = boolean("RejectMalformedFrom");
+    c.ignoreAuthenticatedClients = boolean("IgnoreAuthenticatedClients");
   }
 
   std::string path_;

@@ -46,6 +46,14 @@ constexpr SettingDef kSettings[] = {
     {"MinimumKeyBits", SettingKind::Integer, "1024", 512, 16384},
     {"LBodyPolicy", SettingKind::Enum, "ignore", 0, 0, "ignore|accept"},
     {"DKIMMaxHeaderBytes", SettingKind::Integer, "1048576", 16384, 67'108'864},
+    // DMARC
+    {"DMARCCheck", SettingKind::Bool, "yes"},
+    {"DMARCStandard", SettingKind::Enum, "rfc9989", 0, 0, "rfc9989|rfc7489"},
+    {"PublicSuffixList", SettingKind::File, ""},
+    {"RejectFailures", SettingKind::Bool, "yes"},
+    {"QuarantineAction", SettingKind::Enum, "quarantine", 0, 0, "quarantine|header"},
+    {"RejectMalformedFrom", SettingKind::Bool, "yes"},
+    {"IgnoreAuthenticatedClients", SettingKind::Bool, "yes"},
 };
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "authmilter/dns/dkim_dns_bridge.h"
+#include "authmilter/util/message_text.h"
 #include "authmilter/util/opendkim.h"
 #include "authmilter/util/strings.h"
 
@@ -281,40 +282,11 @@ std::vector<SignatureResult> Verification::finish() {
 }
 
 std::vector<SignatureResult> verifyMessage(const Verifier& verifier, std::string_view raw, size_t* unchecked) {
-  std::string text;
-  text.reserve(raw.size() + raw.size() / 32);
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) text.push_back('\r');
-    text.push_back(raw[i]);
-  }
+  const util::MessageText message = util::splitMessageText(raw);
   Verification v(verifier);
-  size_t pos = 0;
-  std::string name;
-  std::string value;
-  auto flush = [&] {
-    if (!name.empty()) v.header(name, value);
-    name.clear();
-    value.clear();
-  };
-  while (pos < text.size()) {
-    size_t end = text.find("\r\n", pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + pos, end - pos);
-    pos = std::min(end + 2, text.size());
-    if (line.empty()) break;  // end of the header section
-    if ((line.front() == ' ' || line.front() == '\t') && !name.empty()) {
-      value.append("\r\n").append(line);  // a folded continuation
-      continue;
-    }
-    flush();
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;  // not a header field: nothing to sign or verify
-    name.assign(line.substr(0, colon));
-    value.assign(line.substr(colon + 1));
-  }
-  flush();
+  for (const auto& [name, value] : message.headers) v.header(name, value);
   v.endOfHeaders();
-  if (pos < text.size()) v.body(std::string_view(text).substr(pos));
+  if (!message.body.empty()) v.body(message.body);
   auto results = v.finish();
   if (unchecked) *unchecked = v.uncheckedSignatures();
   return results;

@@ -66,6 +66,14 @@ std::string formatAuthResults(std::string_view authservId, const std::vector<Aut
   if (results.empty()) return out + "; none";
   for (const auto& r : results) {
     out += ";\n\t" + r.method + "=" + r.result;
+    if (!r.comment.empty()) {
+      out += " (";
+      for (char c : r.comment) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7f && c != '(' && c != ')' && c != '\\') out.push_back(c);
+      }
+      out += ")";
+    }
     if (!r.reason.empty()) out += " reason=" + quoted(r.reason);
     for (const auto& [property, value] : r.properties) out += " " + property + "=" + formatPropertyValue(value);
   }

@@ -94,7 +94,8 @@ class DkimVerifyStage : public pipeline::Stage {
  private:
   void start(const Connection& connection, Message& message) {
     started_ = true;
-    if (const auto skip = pipeline::uncheckedBecause(connection, message); !skip.empty()) {
+    if (const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
+        !skip.empty()) {
       message.logFields.emplace_back("dkim", "skipped");
       message.logFields.emplace_back("dkim_skip", std::string(skip));
       return;

@@ -2,6 +2,7 @@
 #include "authmilter/stages/registry.h"
 
 #include "authmilter/stages/dkim_verify_stage.h"
+#include "authmilter/stages/dmarc_stage.h"
 #include "authmilter/stages/relay_policy.h"
 #include "authmilter/stages/spf_stage.h"
 
@@ -11,6 +12,7 @@ std::vector<std::shared_ptr<const pipeline::StageFactory>> buildStageFactories(c
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages{std::make_shared<RelayPolicyFactory>(config)};
   if (config.spfCheck) stages.push_back(std::make_shared<SpfStageFactory>(config));
   if (config.dkimVerify) stages.push_back(std::make_shared<DkimVerifyStageFactory>(config));
+  if (config.dmarcCheck) stages.push_back(std::make_shared<DmarcStageFactory>(config));
   return stages;
 }
 

@@ -23,8 +23,10 @@ spf::CheckOptions checkOptions(const config::Config& config) {
 }
 
 // Why a client is not checked, or empty.
-std::string skipReason(const Connection& connection, const Message& message) {
-  if (const auto why = pipeline::uncheckedBecause(connection, message); !why.empty()) return std::string(why);
+std::string skipReason(const Connection& connection, const Message& message, bool ignoreAuthenticated) {
+  if (const auto why = pipeline::uncheckedBecause(connection, message, ignoreAuthenticated); !why.empty()) {
+    return std::string(why);
+  }
   if (!connection.address) return "no client address";
   return {};
 }
@@ -40,7 +42,7 @@ class SpfStage : public pipeline::Stage {
   SpfStage(const config::Config& config, const spf::Checker& checker) : config_(config), checker_(checker) {}
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    if (const std::string why = skipReason(connection, message); !why.empty()) {
+    if (const std::string why = skipReason(connection, message, config_.ignoreAuthenticatedClients); !why.empty()) {
       message.logFields.emplace_back("spf", "skipped");
       message.logFields.emplace_back("spf_skip", why);
       return {};
@@ -63,6 +65,7 @@ class SpfStage : public pipeline::Stage {
       }
       message.results.push_back(authResult(*heloResult_, "smtp.helo", helo));
     }
+    message.spf = {std::string(spf::toString(result.result)), result.domain};
     message.logFields.emplace_back("spf", std::string(spf::toString(result.result)));
     if (!sender.null) message.logFields.emplace_back("spf_helo", std::string(spf::toString(heloResult_->result)));
     const std::string& why = result.problem.empty() ? result.mechanism : result.problem;

@@ -2,6 +2,7 @@
 // What a postmaster runs when a sender complains.
 //   authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]
 //   authmilter-check dkim FILE.eml [-c FILE] [--nameserver ADDR[:PORT]]
+//   authmilter-check dmarc FILE.eml --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -13,7 +14,13 @@
 #include "authmilter/config/config.h"
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
+#include "authmilter/pipeline/auth_results.h"
+#include "authmilter/pipeline/pipeline.h"
 #include "authmilter/spf/spf.h"
+#include "authmilter/stages/dkim_verify_stage.h"
+#include "authmilter/stages/dmarc_stage.h"
+#include "authmilter/stages/spf_stage.h"
+#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 #include "authmilter/version.h"
 
@@ -28,6 +35,8 @@ constexpr int kExitUsage = 2;
 void usage(std::ostream& out) {
   out << "usage: authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]...\n"
          "       authmilter-check dkim MESSAGE-FILE [-c FILE] [--nameserver ADDR[:PORT]]...\n"
+         "       authmilter-check dmarc MESSAGE-FILE --ip IP --helo NAME --from ADDR [-c FILE]\n"
+         "                              [--nameserver ADDR[:PORT]]...\n"
          "  Runs the SPF checks of a message from client IP that said HELO NAME and MAIL FROM:<ADDR>\n"
          "  (--from '' for the null sender) and prints each result, what decided it, the\n"
          "  explanation (exp=) and every DNS lookup made. -c takes Nameservers, DNSTimeout,\n"
@@ -35,6 +44,10 @@ void usage(std::ostream& out) {
          "  --nameserver overrides its servers. No cache: every lookup goes to the servers.\n"
          "  dkim verifies every DKIM-Signature of a message file (CRLF or bare LF line ends) and\n"
          "  prints each verdict and why; -c also takes MaximumSignatures and MinimumKeyBits.\n"
+         "  dmarc runs SPF, DKIM and DMARC on a message file as the milter does for an\n"
+         "  unauthenticated client outside TrustedNetworks, prints every step and DMARC lookup,\n"
+         "  the Authentication-Results header the milter would add and the action it would take;\n"
+         "  -c also takes every SPF, DKIM and DMARC option.\n"
          "  Exit: 0 a result, 1 temperror, 2 usage error.\n";
 }
 
@@ -153,18 +166,25 @@ int checkSpf(Args& args) {
   return mailFrom.result == spf::Result::TempError ? kExitTemporary : kExitResult;
 }
 
+// Reads the message file named by the one positional argument.
+bool readMessage(const Args& args, std::string* message) {
+  std::ifstream in(args.positional[0], std::ios::binary);
+  if (!in) {
+    std::cerr << "authmilter-check: cannot read " << args.positional[0] << "\n";
+    return false;
+  }
+  message->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
 int checkDkim(Args& args) {
   if (args.positional.size() != 1) {
     std::cerr << "authmilter-check: dkim needs one message file\n";
     usage(std::cerr);
     return kExitUsage;
   }
-  std::ifstream in(args.positional[0], std::ios::binary);
-  if (!in) {
-    std::cerr << "authmilter-check: cannot read " << args.positional[0] << "\n";
-    return kExitUsage;
-  }
-  const std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string message;
+  if (!readMessage(args, &message)) return kExitUsage;
   dkim::VerifyOptions options;
   if (args.config) options = args.config->dkimOptions;
   const auto dnsOptions = resolverOptions(args);
@@ -184,6 +204,81 @@ int checkDkim(Args& args) {
     temporary = temporary || r.result == dkim::Result::TempError;
   }
   if (unchecked > 0) std::cout << unchecked << " more signatures not checked (MaximumSignatures)\n";
+  return temporary ? kExitTemporary : kExitResult;
+}
+
+int checkDmarc(Args& args) {
+  if (args.positional.size() != 1 || !args.values.contains("--ip") || !args.values.contains("--helo") ||
+      !args.values.contains("--from")) {
+    std::cerr << "authmilter-check: dmarc needs one message file, --ip, --helo and --from\n";
+    usage(std::cerr);
+    return kExitUsage;
+  }
+  const auto ip = policy::IpAddress::parse(args.values["--ip"]);
+  if (!ip) {
+    std::cerr << "authmilter-check: --ip: '" << args.values["--ip"] << "' is not an IPv4 or IPv6 address\n";
+    return kExitUsage;
+  }
+  std::string raw;
+  if (!readMessage(args, &raw)) return kExitUsage;
+
+  // The daemon's own stages, on a copy of the configuration with a resolver of our own.
+  config::Config config = args.config ? *args.config : config::Config{};
+  if (!args.config) config.authservId = "localhost";
+  const auto dnsOptions = resolverOptions(args);
+  config.resolver = std::make_shared<dns::LdnsResolver>(dnsOptions);
+  std::vector<std::shared_ptr<const pipeline::StageFactory>> factories;
+  if (config.spfCheck) factories.push_back(std::make_shared<stages::SpfStageFactory>(config));
+  if (config.dkimVerify) factories.push_back(std::make_shared<stages::DkimVerifyStageFactory>(config));
+  factories.push_back(std::make_shared<stages::DmarcStageFactory>(config));
+  pipeline::Pipeline stages(factories);
+
+  std::string from = args.values["--from"];
+  if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
+  pipeline::Connection connection;
+  connection.hostname = "unknown";
+  connection.address = *ip;
+  connection.helo = args.values["--helo"];
+  connection.headerLeadingSpace = true;
+  pipeline::Message message;
+  message.queueId = "check";
+  message.sender = policy::parseMailAddress("<" + from + ">");
+  std::cout << ";; DMARC for " << args.positional[0] << " from client " << ip->toString() << ", HELO "
+            << util::sanitize(connection.helo) << ", MAIL FROM:<" << util::sanitize(from) << "> via "
+            << serverList(dnsOptions) << "\n";
+
+  pipeline::Verdict verdict = stages.run([&](pipeline::Stage& s) { return s.onMailFrom(connection, message); });
+  if (!verdict.stops()) {
+    const util::MessageText text = util::splitMessageText(raw);
+    for (const auto& [name, value] : text.headers) {
+      stages.run([&](pipeline::Stage& s) { return s.onHeader(connection, message, name, value); });
+    }
+    stages.run([&](pipeline::Stage& s) { return s.onEndOfHeaders(connection, message); });
+    if (!text.body.empty()) stages.run([&](pipeline::Stage& s) { return s.onBody(connection, message, text.body); });
+    verdict = pipeline::stronger(verdict, stages.run([&](pipeline::Stage& s) {
+      return s.onEndOfMessage(connection, message);
+    }));
+  }
+
+  std::cout << "steps (as in the log line):\n";
+  for (const auto& [key, value] : message.logFields) std::cout << "  " << key << "=" << util::sanitize(value) << "\n";
+  bool temporary = false;
+  if (message.dmarc) {
+    const dmarc::Outcome& o = *message.dmarc;
+    std::cout << "DMARC lookups:\n";
+    for (const auto& l : o.lookups) std::cout << "  " << util::sanitize(l) << "\n";
+    if (!o.orgDomain.empty()) std::cout << "Organizational Domain of " << o.authorDomain << ": " << o.orgDomain << "\n";
+    temporary = o.result == dmarc::Result::TempError;
+  }
+  for (const auto& edit : message.headerEdits) {
+    std::cout << edit.name << ": " << util::sanitize(edit.value) << "\n";
+  }
+  std::cout << pipeline::kAuthResultsHeader << ": " << pipeline::formatAuthResults(config.authservId, message.results)
+            << "\n";
+  std::string action(pipeline::toString(verdict.disposition));
+  if (!verdict.reply.empty()) action += ": " + verdict.reply.toString();
+  if (verdict.disposition == pipeline::Disposition::Quarantine) action += ": " + verdict.reason;
+  std::cout << "action: " << action << "\n";
   return temporary ? kExitTemporary : kExitResult;
 }
 
@@ -207,6 +302,10 @@ int main(int argc, char** argv) {
   if (command == "dkim") {
     if (!parseArgs(argc, argv, {}, args)) return kExitUsage;
     return checkDkim(args);
+  }
+  if (command == "dmarc") {
+    if (!parseArgs(argc, argv, {"--ip", "--helo", "--from"}, args)) return kExitUsage;
+    return checkDmarc(args);
   }
   usage(std::cerr);
   return kExitUsage;

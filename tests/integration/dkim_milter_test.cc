@@ -37,7 +37,7 @@ class DkimMilterTest : public ::testing::Test {
     dir_.write("domains", "example.org\n");
     dir_.write("trusted", "192.0.2.0/24\n");
     daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
-                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nSPFCheck no\n"
+                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nSPFCheck no\nDMARCCheck no\n"
                                                     "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
                                                         dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(readFixture("keys.zone") + "\n!drop slow._domainkey.example.com\n");

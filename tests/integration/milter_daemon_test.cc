@@ -34,7 +34,8 @@ constexpr const char* kBaseConf =
     "SenderLoginMap logins\n"
     "ShutdownTimeout 5\n"
     "SPFCheck no\n"  // these tests are about the milter itself; the stages have their own
-    "DKIMVerify no\n";
+    "DKIMVerify no\n"
+    "DMARCCheck no\n";
 
 class MilterDaemonTest : public ::testing::Test {
  protected:

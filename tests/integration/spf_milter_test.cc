@@ -43,7 +43,7 @@ class SpfMilterTest : public ::testing::Test {
 
   void start(const std::string& extraConf = "") {
     daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
-                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nDKIMVerify no\n"
+                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nDKIMVerify no\nDMARCCheck no\n"
                                                     "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
                                                         dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(kZone);

@@ -11,6 +11,7 @@
 
 #include "authmilter/config/config_error.h"
 #include "authmilter/dkim/verifier.h"
+#include "authmilter/dmarc/evaluator.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/log/logger.h"
@@ -74,6 +75,15 @@ struct Config {
   bool dkimVerify = true;
   dkim::VerifyOptions dkimOptions;
   bool lBodyAccept = false;  // LBodyPolicy accept: an l= signature counts for DMARC
+
+  // DMARC
+  bool dmarcCheck = true;
+  dmarc::EvaluatorOptions dmarcOptions;  // standard and (RFC 7489) the Public Suffix List
+  bool rejectFailures = true;            // no: report only (A-R and log)
+  enum class QuarantineAction { Quarantine, Header } quarantineAction = QuarantineAction::Quarantine;
+  bool rejectMalformedFrom = true;       // no: dmarc=permerror and deliver
+  // Authenticated clients skip SPF, DKIM verify and DMARC (their mail is ours to sign).
+  bool ignoreAuthenticatedClients = true;
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "authmilter/dmarc/dmarc.h"
 #include "authmilter/policy/address.h"
 #include "authmilter/policy/ip_address.h"
 
@@ -45,6 +46,7 @@ struct AuthResult {
   std::string result;  // "pass", "fail", ...
   std::string reason;  // optional reason= text
   std::vector<std::pair<std::string, std::string>> properties;  // {"smtp.auth", "alice"}
+  std::string comment = {};  // optional (comment) after the result, e.g. DMARC's "p=reject dis=reject"
 };
 
 // A header edit a stage asks for (e.g. DKIM-Signature); applied at end of message after
@@ -67,14 +69,18 @@ struct Message {
   std::vector<std::pair<std::string, std::string>> logFields;  // for the log line, in order
   std::vector<HeaderEdit> headerEdits;
   std::vector<DkimSignature> dkim;              // filled at end of message by DKIM verify
+  dmarc::SpfInput spf;                          // the MAIL FROM check, filled by SPF for DMARC
+  std::optional<dmarc::Outcome> dmarc;          // filled at end of message by DMARC
 
   bool authenticated() const { return !authLogin.empty(); }
 };
 
 // Why the sender-authentication checks (SPF, DKIM verify, DMARC) leave a message alone:
-// "authenticated", "trusted" (TrustedNetworks), "ignored" (IgnoreHosts); empty: check it.
-inline std::string_view uncheckedBecause(const Connection& connection, const Message& message) {
-  if (message.authenticated()) return "authenticated";
+// "authenticated" (unless IgnoreAuthenticatedClients is off), "trusted" (TrustedNetworks),
+// "ignored" (IgnoreHosts); empty: check it.
+inline std::string_view uncheckedBecause(const Connection& connection, const Message& message,
+                                         bool ignoreAuthenticated) {
+  if (message.authenticated() && ignoreAuthenticated) return "authenticated";
   if (connection.trustedNetwork) return "trusted";
   if (connection.ignored) return "ignored";
   return {};

@@ -27,7 +27,7 @@ class SessionTest : public ::testing::Test {
                                             "AuthservID mx.test.example\nLocalDomains domains\n"
                                             "TrustedNetworks trusted\nSubmissionDaemons MSA\n"
                                             "SenderLoginMap logins\nIgnoreHosts ignore\n"
-                                            "SPFCheck no\nDKIMVerify no\n"));  // the stages have their own tests
+                                            "SPFCheck no\nDKIMVerify no\nDMARCCheck no\n"));  // the stages have their own tests
     logger_ = std::make_shared<testsupport::CaptureLogger>();
     log::setLogger(logger_);
   }

@@ -1,0 +1,22 @@
+// A message file (RFC 5322 text, CRLF or bare LF line ends) taken apart the way an MTA
+// hands it to a milter: header fields one by one (value after the colon, leading space
+// kept, folded lines joined with CRLF), then the body in CRLF. For the tools and tests
+// that replay .eml files through the checks.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace authmilter::util {
+
+struct MessageText {
+  std::vector<std::pair<std::string, std::string>> headers;  // name, value
+  std::string body;                                          // CRLF line ends
+};
+
+// Lines without a colon in the header section are skipped (they are not header fields).
+MessageText splitMessageText(std::string_view raw);
+
+}  // namespace authmilter::util
