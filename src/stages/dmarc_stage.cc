@@ -89,8 +89,7 @@ class DmarcStage : public pipeline::Stage {
       }
     }
     if (o.result == dmarc::Result::Fail) {
-      std::string policy = std::string(dmarc::toString(o.policy)) + " (" + o.policyTag + "=)";
-      f.emplace_back("dmarc_policy", policy);
+      f.emplace_back("dmarc_policy", o.policyTag + "=" + std::string(dmarc::toString(o.policy)));
       std::string disposition(dmarc::toString(o.disposition));
       if (!o.lowered.empty()) disposition += " (" + o.lowered + ")";
       f.emplace_back("dmarc_dis", disposition);

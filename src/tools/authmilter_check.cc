@@ -270,9 +270,8 @@ int checkDmarc(Args& args) {
     if (!o.orgDomain.empty()) std::cout << "Organizational Domain of " << o.authorDomain << ": " << o.orgDomain << "\n";
     temporary = o.result == dmarc::Result::TempError;
   }
-  for (const auto& edit : message.headerEdits) {
-    std::cout << edit.name << ": " << util::sanitize(edit.value) << "\n";
-  }
+  // Our own header values, folded as the milter hands them over (DNS text in them is escaped).
+  for (const auto& edit : message.headerEdits) std::cout << edit.name << ": " << edit.value << "\n";
   std::cout << pipeline::kAuthResultsHeader << ": " << pipeline::formatAuthResults(config.authservId, message.results)
             << "\n";
   std::string action(pipeline::toString(verdict.disposition));

@@ -18,6 +18,16 @@ TEST(AuthResultsTest, FormatsResultsFolded) {
             "spf=fail reason=\"not permitted\" smtp.mailfrom=example.net");
 }
 
+// RFC 8601 §2.2 allows a comment after the result: DMARC's policy goes there. Parentheses,
+// backslashes and control characters cannot break out of it.
+TEST(AuthResultsTest, CommentFollowsTheResult) {
+  AuthResult dmarc{"dmarc", "fail", "", {{"header.from", "example.com"}}};
+  dmarc.comment = "p=reject dis=reject";
+  EXPECT_EQ(formatAuthResults("mx", {dmarc}), "mx;\n\tdmarc=fail (p=reject dis=reject) header.from=example.com");
+  dmarc.comment = "a) b\\(c\r\nX-Evil: 1";
+  EXPECT_EQ(formatAuthResults("mx", {dmarc}), "mx;\n\tdmarc=fail (a bcX-Evil: 1) header.from=example.com");
+}
+
 TEST(AuthResultsTest, PropertyValuesAreQuotedWhenNeeded) {
   EXPECT_EQ(formatPropertyValue("alice"), "alice");
   EXPECT_EQ(formatPropertyValue("alice@example.org"), "alice@example.org");

@@ -1,0 +1,74 @@
+// The DMARC policy record parser (RFC 9989 §4.7, §4.8): what is a record at all, each
+// tag's grammar, defaults for bad values, and what makes p/sp/np invalid.
+#include <gtest/gtest.h>
+
+#include "authmilter/dmarc/dmarc.h"
+
+namespace authmilter::dmarc {
+namespace {
+
+TEST(DmarcRecordTest, OnlyARecordStartingWithVDmarc1IsOne) {
+  EXPECT_TRUE(parseRecord("v=DMARC1").has_value());
+  EXPECT_TRUE(parseRecord("v = DMARC1 ;p=none").has_value());
+  EXPECT_TRUE(parseRecord("V=DMARC1; p=none").has_value()) << "tag names are case-insensitive";
+  EXPECT_FALSE(parseRecord("v=dmarc1; p=none").has_value()) << "the value is case-sensitive";
+  EXPECT_FALSE(parseRecord("p=none; v=DMARC1").has_value());
+  EXPECT_FALSE(parseRecord("v=DMARC2; p=none").has_value());
+  EXPECT_FALSE(parseRecord("v=spf1 -all").has_value());
+  EXPECT_FALSE(parseRecord("").has_value());
+  EXPECT_FALSE(parseRecord("v=DMARC1x").has_value());
+}
+
+TEST(DmarcRecordTest, TagsAndDefaults) {
+  const auto r = parseRecord("v=DMARC1; p=Reject; sp=quarantine; np=none; adkim=s; aspf=S; t=y; psd=n; pct=20;"
+                             " rua=mailto:a@example.com, mailto:b@example.com!10m; fo=1; future=x;");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->p, Policy::Reject);
+  EXPECT_EQ(r->sp, Policy::Quarantine);
+  EXPECT_EQ(r->np, Policy::None);
+  EXPECT_TRUE(r->strictDkim);
+  EXPECT_TRUE(r->strictSpf);
+  EXPECT_TRUE(r->testing);
+  EXPECT_EQ(r->psd, 'n');
+  EXPECT_EQ(r->pct, 20);
+  EXPECT_TRUE(r->ruaValid);
+  EXPECT_EQ(r->rua.size(), 2u);
+  EXPECT_TRUE(r->problems.empty()) << r->problems.front();
+
+  const auto d = parseRecord("v=DMARC1");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->p, Policy::Unset);
+  EXPECT_FALSE(d->strictDkim);
+  EXPECT_FALSE(d->testing);
+  EXPECT_EQ(d->psd, 'u');
+  EXPECT_EQ(d->pct, 100);
+  EXPECT_FALSE(d->policyInvalid());
+}
+
+TEST(DmarcRecordTest, BadValuesKeepDefaultsOrInvalidateThePolicy) {
+  const auto r = parseRecord("v=DMARC1; p=none; adkim=x; t=maybe; psd=q; pct=101; garbage");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->policyInvalid());
+  EXPECT_FALSE(r->strictDkim);
+  EXPECT_FALSE(r->testing);
+  EXPECT_EQ(r->psd, 'u');
+  EXPECT_EQ(r->pct, 100);
+  EXPECT_EQ(r->problems.size(), 5u);
+
+  EXPECT_TRUE(parseRecord("v=DMARC1; p=rejected")->pInvalid);
+  EXPECT_TRUE(parseRecord("v=DMARC1; p=reject; sp=")->spInvalid);
+  EXPECT_TRUE(parseRecord("v=DMARC1; p=reject; np=all")->npInvalid);
+  EXPECT_TRUE(parseRecord("v=DMARC1; p=none; p=reject")->pInvalid) << "a duplicate tag";
+  EXPECT_EQ(parseRecord("v=DMARC1; p=none; p=reject")->p, Policy::None);
+}
+
+TEST(DmarcRecordTest, RuaNeedsOneSyntacticallyValidUri) {
+  EXPECT_FALSE(parseRecord("v=DMARC1; rua=")->ruaValid);
+  EXPECT_FALSE(parseRecord("v=DMARC1; rua=dmarc@example.com")->ruaValid) << "no scheme";
+  EXPECT_FALSE(parseRecord("v=DMARC1; rua=mailto:")->ruaValid);
+  EXPECT_FALSE(parseRecord("v=DMARC1; rua=1x:y")->ruaValid);
+  EXPECT_TRUE(parseRecord("v=DMARC1; rua=bogus, https://example.com/r")->ruaValid);
+}
+
+}  // namespace
+}  // namespace authmilter::dmarc
