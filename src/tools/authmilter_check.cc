@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,21 +133,38 @@ std::string serverList(const dns::ResolverOptions& options) {
   return servers;
 }
 
-int checkSpf(Args& args) {
+// The SMTP envelope a check runs for: --ip, --helo, --from ('' or <> for the null sender).
+struct Envelope {
+  policy::IpAddress ip;
+  std::string helo;
+  std::string from;  // without angle brackets
+};
+
+// The envelope options and `files` message files; nullopt (after saying why) otherwise.
+std::optional<Envelope> envelopeArgs(Args& args, const std::string& check, size_t files) {
   if (!args.values.contains("--ip") || !args.values.contains("--helo") || !args.values.contains("--from") ||
-      !args.positional.empty()) {
-    std::cerr << "authmilter-check: spf needs --ip, --helo and --from\n";
+      args.positional.size() != files) {
+    std::cerr << "authmilter-check: " << check << " needs " << (files ? "one message file, " : "")
+              << "--ip, --helo and --from\n";
     usage(std::cerr);
-    return kExitUsage;
+    return std::nullopt;
   }
   const auto ip = policy::IpAddress::parse(args.values["--ip"]);
   if (!ip) {
     std::cerr << "authmilter-check: --ip: '" << args.values["--ip"] << "' is not an IPv4 or IPv6 address\n";
-    return kExitUsage;
+    return std::nullopt;
   }
-  const std::string helo = args.values["--helo"];
   std::string from = args.values["--from"];
   if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
+  return Envelope{*ip, args.values["--helo"], from};
+}
+
+int checkSpf(Args& args) {
+  const auto envelope = envelopeArgs(args, "spf", 0);
+  if (!envelope) return kExitUsage;
+  const policy::IpAddress& ip = envelope->ip;
+  const std::string& helo = envelope->helo;
+  const std::string& from = envelope->from;
 
   spf::CheckOptions options;
   options.fetchExplanation = true;
@@ -155,14 +173,14 @@ int checkSpf(Args& args) {
     options.receiver = args.config->authservId;
   }
   const auto dnsOptions = resolverOptions(args);
-  std::cout << ";; SPF for client " << ip->toString() << ", HELO " << util::sanitize(helo) << ", MAIL FROM:<"
+  std::cout << ";; SPF for client " << ip.toString() << ", HELO " << util::sanitize(helo) << ", MAIL FROM:<"
             << util::sanitize(from) << "> via " << serverList(dnsOptions) << "\n";
 
   const spf::Checker checker(std::make_shared<dns::LdnsResolver>(dnsOptions), options);
-  const auto mailFrom = checker.checkMailFrom(*ip, helo, from);
+  const auto mailFrom = checker.checkMailFrom(ip, helo, from);
   print(mailFrom);
-  if (!from.empty()) print(checker.checkHelo(*ip, helo));
-  std::cout << "Received-SPF: " << spf::formatReceivedSpf(mailFrom, *ip, helo, from, options.receiver) << "\n";
+  if (!from.empty()) print(checker.checkHelo(ip, helo));
+  std::cout << "Received-SPF: " << spf::formatReceivedSpf(mailFrom, ip, helo, from, options.receiver) << "\n";
   return mailFrom.result == spf::Result::TempError ? kExitTemporary : kExitResult;
 }
 
@@ -208,17 +226,9 @@ int checkDkim(Args& args) {
 }
 
 int checkDmarc(Args& args) {
-  if (args.positional.size() != 1 || !args.values.contains("--ip") || !args.values.contains("--helo") ||
-      !args.values.contains("--from")) {
-    std::cerr << "authmilter-check: dmarc needs one message file, --ip, --helo and --from\n";
-    usage(std::cerr);
-    return kExitUsage;
-  }
-  const auto ip = policy::IpAddress::parse(args.values["--ip"]);
-  if (!ip) {
-    std::cerr << "authmilter-check: --ip: '" << args.values["--ip"] << "' is not an IPv4 or IPv6 address\n";
-    return kExitUsage;
-  }
+  const auto envelope = envelopeArgs(args, "dmarc", 1);
+  if (!envelope) return kExitUsage;
+  const policy::IpAddress& ip = envelope->ip;
   std::string raw;
   if (!readMessage(args, &raw)) return kExitUsage;
 
@@ -233,17 +243,16 @@ int checkDmarc(Args& args) {
   factories.push_back(std::make_shared<stages::DmarcStageFactory>(config));
   pipeline::Pipeline stages(factories);
 
-  std::string from = args.values["--from"];
-  if (from.size() >= 2 && from.front() == '<' && from.back() == '>') from = from.substr(1, from.size() - 2);
+  const std::string& from = envelope->from;
   pipeline::Connection connection;
   connection.hostname = "unknown";
-  connection.address = *ip;
-  connection.helo = args.values["--helo"];
+  connection.address = ip;
+  connection.helo = envelope->helo;
   connection.headerLeadingSpace = true;
   pipeline::Message message;
   message.queueId = "check";
   message.sender = policy::parseMailAddress("<" + from + ">");
-  std::cout << ";; DMARC for " << args.positional[0] << " from client " << ip->toString() << ", HELO "
+  std::cout << ";; DMARC for " << args.positional[0] << " from client " << ip.toString() << ", HELO "
             << util::sanitize(connection.helo) << ", MAIL FROM:<" << util::sanitize(from) << "> via "
             << serverList(dnsOptions) << "\n";
 

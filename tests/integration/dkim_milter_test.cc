@@ -45,31 +45,14 @@ class DkimMilterTest : public ::testing::Test {
 
   // Delivers a fixture from `ip` and returns the end-of-message response.
   Response deliver(const std::string& fixture, const std::string& qid, const std::string& ip = "203.0.113.9") {
-    MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
-    c.negotiate();
-    c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}});
-    c.connect("mail.example.com", '4', 40000, ip);
-    c.helo("mail.example.com");
-    c.macros(SMFIC_MAIL, {{"i", qid}});
-    EXPECT_EQ(c.mailFrom({"<alice@example.com>"}).action, 'c');
-    EXPECT_EQ(c.rcpt({"<bob@example.org>"}).action, 'c');
-    const MessageParts p = splitMessage(readFixture(fixture));
-    Response eom = c.sendMessage(p.headers, p.body, {{"i", qid}});
-    c.quit();
-    return eom;
+    Envelope envelope;
+    envelope.ip = ip;
+    return deliverMessage(daemon_->unixPath(), readFixture(fixture), qid, envelope);
   }
 
-  static std::optional<std::string> authResults(const Response& r) {
-    for (const auto& h : r.headers) {
-      if (h.kind == 'i' && h.name == "Authentication-Results") return h.value;
-    }
-    return std::nullopt;
-  }
+  static std::optional<std::string> authResults(const Response& r) { return insertedAuthResults(r); }
 
-  std::string logLine(const std::string& qid) {
-    const auto line = daemon_->waitForLog(qid + ": ");
-    return line ? *line : "(no log line for " + qid + ")";
-  }
+  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
 
   TempDir dir_;
   std::unique_ptr<DaemonHarness> daemon_;

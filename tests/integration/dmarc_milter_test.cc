@@ -62,33 +62,17 @@ class DmarcMilterTest : public ::testing::Test {
   // From client `ip`, authenticated as `login` unless it is empty.
   Response deliver(const std::string& raw, const std::string& qid, const std::string& ip = "203.0.113.9",
                    const std::string& login = "", const std::string& mailFrom = "<bounce@elsewhere.example>") {
-    MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
-    c.negotiate();
-    c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}});
-    c.connect("mail.client.example", '4', 40000, ip);
-    c.helo("mail.client.example");
-    std::vector<std::pair<std::string, std::string>> mailMacros{{"i", qid}};
-    if (!login.empty()) mailMacros.emplace_back("{auth_authen}", login);
-    c.macros(SMFIC_MAIL, mailMacros);
-    EXPECT_EQ(c.mailFrom({mailFrom}).action, 'c');
-    EXPECT_EQ(c.rcpt({"<bob@example.org>"}).action, 'c');
-    const MessageParts p = splitMessage(raw);
-    Response eom = c.sendMessage(p.headers, p.body, {{"i", qid}});
-    c.quit();
-    return eom;
+    Envelope envelope;
+    envelope.ip = ip;
+    envelope.host = "mail.client.example";
+    envelope.mailFrom = mailFrom;
+    envelope.login = login;
+    return deliverMessage(daemon_->unixPath(), raw, qid, envelope);
   }
 
-  static std::optional<std::string> authResults(const Response& r) {
-    for (const auto& h : r.headers) {
-      if (h.kind == 'i' && h.name == "Authentication-Results") return h.value;
-    }
-    return std::nullopt;
-  }
+  static std::optional<std::string> authResults(const Response& r) { return insertedAuthResults(r); }
 
-  std::string logLine(const std::string& qid) {
-    const auto line = daemon_->waitForLog(qid + ": ");
-    return line ? *line : "(no log line for " + qid + ")";
-  }
+  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
 
   TempDir dir_;
   std::unique_ptr<DaemonHarness> daemon_;

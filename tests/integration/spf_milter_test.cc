@@ -73,13 +73,7 @@ class SpfMilterTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::string logLine(const std::string& qid) {
-    const auto line = daemon_->waitForLog(qid + ": ");
-    if (line) return *line;
-    std::string all = "(no log line for " + qid + "; the log has:)\n";
-    for (const auto& l : daemon_->logLines()) all += l + "\n";
-    return all;
-  }
+  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
 
   TempDir dir_;
   std::unique_ptr<DaemonHarness> daemon_;

@@ -76,6 +76,13 @@ std::vector<std::string> DaemonHarness::logLines() const {
   return lines;
 }
 
+std::string DaemonHarness::messageLogLine(const std::string& qid) const {
+  if (const auto line = waitForLog(qid + ": ")) return *line;
+  std::string all = "(no log line for " + qid + "; the log has:)\n";
+  for (const auto& l : logLines()) all += l + "\n";
+  return all;
+}
+
 std::optional<std::string> DaemonHarness::waitForLog(const std::string& needle, size_t skip,
                                                      std::chrono::milliseconds timeout) const {
   std::optional<std::string> found;

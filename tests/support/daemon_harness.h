@@ -50,6 +50,8 @@ class DaemonHarness {
   // Waits until a log line (after the first `skip` lines) contains `needle`; returns it.
   std::optional<std::string> waitForLog(const std::string& needle, size_t skip = 0,
                                         std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  // The log line of message `qid` ("QID: client=..."), or the whole log saying it is missing.
+  std::string messageLogLine(const std::string& qid) const;
   void signal(int sig) const;
   // Sends SIGTERM and waits for the exit; returns the exit status (or -signal).
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));

@@ -4,6 +4,7 @@
 #include "milter_client.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <libmilter/mfdef.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -723,6 +724,31 @@ MessageParts splitMessage(std::string_view raw) {
     p.headers.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
   }
   return p;
+}
+
+Response deliverMessage(const std::string& unixPath, const std::string& raw, const std::string& qid,
+                        const Envelope& envelope) {
+  MilterClient c = MilterClient::connectUnix(unixPath);
+  c.negotiate();
+  c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}});
+  c.connect(envelope.host, '4', 40000, envelope.ip);
+  c.helo(envelope.host);
+  std::vector<std::pair<std::string, std::string>> mailMacros{{"i", qid}};
+  if (!envelope.login.empty()) mailMacros.emplace_back("{auth_authen}", envelope.login);
+  c.macros(SMFIC_MAIL, mailMacros);
+  EXPECT_EQ(c.mailFrom({envelope.mailFrom}).action, 'c') << qid;
+  EXPECT_EQ(c.rcpt({envelope.rcpt}).action, 'c') << qid;
+  const MessageParts p = splitMessage(raw);
+  Response eom = c.sendMessage(p.headers, p.body, {{"i", qid}});
+  c.quit();
+  return eom;
+}
+
+std::optional<std::string> insertedAuthResults(const Response& response) {
+  for (const auto& h : response.headers) {
+    if (h.kind == 'i' && h.name == "Authentication-Results") return h.value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace authmilter::testsupport

@@ -153,4 +153,22 @@ struct MessageParts {
 };
 MessageParts splitMessage(std::string_view raw);
 
+// How deliverMessage() presents a message: one SMTP session, as Postfix's smtpd would.
+struct Envelope {
+  std::string ip = "203.0.113.9";
+  std::string host = "mail.example.com";  // client hostname and HELO name
+  std::string mailFrom = "<alice@example.com>";
+  std::string rcpt = "<bob@example.org>";
+  std::string login;  // {auth_authen}; empty: not authenticated
+};
+
+// Connects to the daemon's unix socket, sends `raw` (a message file, split as splitMessage
+// does) with queue id `qid`, expects MAIL and RCPT to be accepted (a test failure
+// otherwise), quits, and returns the end-of-message response.
+Response deliverMessage(const std::string& unixPath, const std::string& raw, const std::string& qid,
+                        const Envelope& envelope = {});
+
+// The value of the Authentication-Results header the milter inserted, if it did.
+std::optional<std::string> insertedAuthResults(const Response& response);
+
 }  // namespace authmilter::testsupport
