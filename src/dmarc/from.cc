@@ -528,6 +528,8 @@ bool isFromHeader(std::string_view name) {
 }
 
 std::optional<std::vector<Mailbox>> parseAddressList(std::string_view value, std::string* error) {
+  // The blank after the colon is not part of anything an error message should quote.
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   Parser parser(value);
   std::vector<Mailbox> mailboxes;
   if (!parser.parse(&mailboxes)) {

@@ -66,7 +66,7 @@ class DmarcStage : public pipeline::Stage {
     message.logFields.emplace_back("dmarc", "permerror");
     message.logFields.emplace_back("dmarc_why", error);
     if (!config_.rejectMalformedFrom) return {};
-    return Verdict::reject("550", "5.7.1", error, "malformed From: " + error);
+    return Verdict::reject("550", "5.7.1", error, error);
   }
 
   // "p=reject sp=none dis=reject": the published policy and what this message got.

@@ -172,6 +172,13 @@ TEST_F(DmarcMilterTest, MalformedFromIsRefusedSayingWhy) {
   const Response spoof = deliver("From: \"Someone <x@junk.example>\"@reject.test\r\nSubject: x\r\n\r\nbody\r\n", "M4");
   EXPECT_EQ(spoof.reply, "550 5.7.1 Rejected by DMARC policy for reject.test") << "the domain after the quotes";
   EXPECT_THAT(logLine("M1"), HasSubstr("dmarc=permerror dmarc_why=\"message has 2 From headers\""));
+  // "From :" (obsolete blank before the colon) is a From header all the same.
+  EXPECT_EQ(deliver("From : ceo@reject.test\r\nSubject: x\r\n\r\nbody\r\n", "M6").reply,
+            "550 5.7.1 Rejected by DMARC policy for reject.test");
+  EXPECT_EQ(deliver("From: a@example.org\r\nFrom : ceo@reject.test\r\nSubject: x\r\n\r\nbody\r\n", "M7").reply,
+            "550 5.7.1 message has 2 From headers");
+  EXPECT_EQ(deliver("From: ceo@reject.test>\r\nSubject: x\r\n\r\nbody\r\n", "M8").reply,
+            "550 5.7.1 malformed From header: stray '>' after an address in 'ceo@reject.test>'");
 }
 
 TEST_F(DmarcMilterTest, MalformedFromIsPermerrorWhenNotRejected) {

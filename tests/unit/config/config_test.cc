@@ -191,6 +191,34 @@ TEST(ConfigTest, BadListEntriesNameTheListFileAndLine) {
   EXPECT_THAT(errors, HasSubstr(dir.file("authmilter.conf") + ":4: cannot read " + dir.file("missing")));
 }
 
+TEST(ConfigTest, DmarcSettings) {
+  TempDir dir;
+  const auto defaults = loadConfig(dir.write("authmilter.conf", "\n"));
+  EXPECT_TRUE(defaults->dmarcCheck);
+  EXPECT_EQ(defaults->dmarcOptions.standard, dmarc::Standard::Rfc9989);
+  EXPECT_FALSE(defaults->dmarcOptions.psl) << "RFC 9989 needs no Public Suffix List";
+  EXPECT_TRUE(defaults->rejectFailures);
+  EXPECT_EQ(defaults->quarantineAction, Config::QuarantineAction::Quarantine);
+  EXPECT_TRUE(defaults->rejectMalformedFrom);
+  EXPECT_TRUE(defaults->ignoreAuthenticatedClients);
+
+  dir.write("psl.dat", "test\n");
+  const auto old = loadConfig(dir.write("authmilter.conf", "DMARCStandard rfc7489\nPublicSuffixList psl.dat\n"
+                                                            "QuarantineAction header\nRejectFailures no\n"));
+  EXPECT_EQ(old->dmarcOptions.standard, dmarc::Standard::Rfc7489);
+  ASSERT_TRUE(old->dmarcOptions.psl);
+  EXPECT_EQ(old->dmarcOptions.psl->organizationalDomain("a.b.example.test"), "example.test");
+  EXPECT_EQ(old->quarantineAction, Config::QuarantineAction::Header);
+  EXPECT_FALSE(old->rejectFailures);
+  EXPECT_TRUE(loadConfig(dir.write("authmilter.conf", "DMARCStandard rfc7489\n"))->dmarcOptions.psl)
+      << "Debian's list by default";
+
+  EXPECT_THAT(errorsOf(dir, "DMARCStandard rfc7489\nPublicSuffixList nowhere.dat\n"),
+              HasSubstr(":2: PublicSuffixList: cannot load the Public Suffix List from " + dir.file("nowhere.dat")));
+  EXPECT_THAT(errorsOf(dir, "DMARCStandard dmarcbis\n"), HasSubstr("DMARCStandard"));
+  EXPECT_THAT(errorsOf(dir, "QuarantineAction hold\n"), HasSubstr("QuarantineAction"));
+}
+
 TEST(ConfigTest, UnreadableConfFile) {
   try {
     loadConfig("/nonexistent/authmilter.conf");
