@@ -4,7 +4,7 @@
 // daemon's CPU time per message. It measures; it asserts nothing about speed.
 //
 //   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] [--spf yes|no]
-//                [--message FILE.eml] [--zone FILE]
+//                [--dmarc yes|no] [--message FILE.eml] [--zone FILE]
 //
 // With SPF (the default) the test DNS server publishes records for the sender and the HELO
 // name, so after the first message the checks run on cached answers: the figures show the
@@ -34,6 +34,7 @@ struct Options {
   int messages = 500;  // per session
   std::vector<std::string> sockets = {"unix", "inet"};
   bool spf = true;
+  bool dmarc = true;
   std::string messageFile;  // --message: send this .eml (CRLF) instead of the built-in message
   std::string zoneFile;     // --zone: more records for the test DNS server (e.g. DKIM keys)
 };
@@ -42,7 +43,9 @@ constexpr const char* kSpfZone =
     "remote.example. 3600 TXT \"v=spf1 ip4:198.51.100.0/24 include:_spf.remote.example -all\"\n"
     "_spf.remote.example. 3600 TXT \"v=spf1 ip4:203.0.113.0/24 -all\"\n"
     "client.example.net. 3600 TXT \"v=spf1 a -all\"\n"
-    "client.example.net. 3600 A 203.0.113.9\n";
+    "client.example.net. 3600 A 203.0.113.9\n"
+    // The built-in message is From remote.example: DMARC passes through the aligned SPF pass.
+    "_dmarc.remote.example. 3600 TXT \"v=DMARC1; p=reject\"\n";
 
 // utime + stime of `pid` in milliseconds (/proc/PID/stat fields 14 and 15).
 double cpuMillis(pid_t pid) {
@@ -143,11 +146,13 @@ int main(int argc, char** argv) {
       options.zoneFile = value;
     } else if (flag == "--spf") {
       options.spf = value == "yes";
+    } else if (flag == "--dmarc") {
+      options.dmarc = value == "yes";
     } else if (flag == "--socket") {
       options.sockets = value == "both" ? std::vector<std::string>{"unix", "inet"} : std::vector<std::string>{value};
     } else {
       std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] "
-                   "[--spf yes|no] [--message FILE.eml] [--zone FILE]\n";
+                   "[--spf yes|no] [--dmarc yes|no] [--message FILE.eml] [--zone FILE]\n";
       return 64;
     }
   }
@@ -162,6 +167,7 @@ int main(int argc, char** argv) {
   }
   int failures = 0;
   std::printf("SPF checks: %s\n", options.spf ? "on (MAIL FROM pass via include:, HELO pass via a)" : "off");
+  std::printf("DMARC: %s\n", options.dmarc ? "on" : "off");
   std::printf("message: %s\n", options.messageFile.empty() ? "built in (20 headers, 2000-byte body, unsigned)"
                                                             : options.messageFile.c_str());
   std::printf("%-6s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "sessions", "messages", "msgs/s", "p50 ms", "p99 ms",
@@ -171,7 +177,7 @@ int main(int argc, char** argv) {
     dir.write("domains", "local.example\n");
     const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
     DaemonHarness daemon(dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
-                                  (options.spf ? "" : "SPFCheck no\n"));
+                                  (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n"));
     daemon.dns()->setZone(kSpfZone + zone);
     for (int sessions : options.sessions) {
       std::vector<Result> results(static_cast<size_t>(sessions));

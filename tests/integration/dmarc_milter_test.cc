@@ -143,6 +143,19 @@ TEST_F(DmarcMilterTest, TrustedClientIsNotChecked) {
   EXPECT_EQ(daemon_->dns()->queryCount("_dmarc.reject.test", "TXT"), 0u);
 }
 
+// non_smtpd_milters: mail the MTA took in locally has no client address; like SPF, DMARC
+// leaves it alone rather than bounce a cron job's mail.
+TEST_F(DmarcMilterTest, MailWithoutAClientAddressIsNotChecked) {
+  start();
+  Envelope local;
+  local.family = 'U';
+  local.ip = "";
+  local.host = "localhost";
+  const Response r = deliverMessage(daemon_->unixPath(), "From: root\r\nSubject: cron\r\n\r\nx\r\n", "L1", local);
+  EXPECT_EQ(r.action, 'c');
+  EXPECT_THAT(logLine("L1"), HasSubstr("dmarc=skipped dmarc_skip=\"no client address\""));
+}
+
 TEST_F(DmarcMilterTest, AlignedThroughSpfOrDkimPasses) {
   start();
   // SPF pass for reject.test from its own network: aligned with From reject.test.

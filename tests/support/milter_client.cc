@@ -731,7 +731,7 @@ Response deliverMessage(const std::string& unixPath, const std::string& raw, con
   MilterClient c = MilterClient::connectUnix(unixPath);
   c.negotiate();
   c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}});
-  c.connect(envelope.host, '4', 40000, envelope.ip);
+  c.connect(envelope.host, envelope.family, 40000, envelope.ip);
   c.helo(envelope.host);
   std::vector<std::pair<std::string, std::string>> mailMacros{{"i", qid}};
   if (!envelope.login.empty()) mailMacros.emplace_back("{auth_authen}", envelope.login);

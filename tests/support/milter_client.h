@@ -156,6 +156,7 @@ MessageParts splitMessage(std::string_view raw);
 // How deliverMessage() presents a message: one SMTP session, as Postfix's smtpd would.
 struct Envelope {
   std::string ip = "203.0.113.9";
+  char family = '4';                      // '4', '6', or 'U' (no address: local submission)
   std::string host = "mail.example.com";  // client hostname and HELO name
   std::string mailFrom = "<alice@example.com>";
   std::string rcpt = "<bob@example.org>";
