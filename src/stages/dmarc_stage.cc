@@ -30,9 +30,7 @@ class DmarcStage : public pipeline::Stage {
   }
 
   Verdict onEndOfMessage(const Connection& connection, Message& message) override {
-    std::string_view skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
-    // No client address: mail the MTA made or took in locally (non_smtpd_milters), as SPF.
-    if (skip.empty() && !connection.address) skip = "no client address";
+    const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
     if (!skip.empty()) {
       // Nothing evaluated, so no dmarc= in Authentication-Results.
       fromValues_.clear();

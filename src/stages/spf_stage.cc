@@ -22,15 +22,6 @@ spf::CheckOptions checkOptions(const config::Config& config) {
   return options;
 }
 
-// Why a client is not checked, or empty.
-std::string skipReason(const Connection& connection, const Message& message, bool ignoreAuthenticated) {
-  if (const auto why = pipeline::uncheckedBecause(connection, message, ignoreAuthenticated); !why.empty()) {
-    return std::string(why);
-  }
-  if (!connection.address) return "no client address";
-  return {};
-}
-
 pipeline::AuthResult authResult(const spf::CheckResult& r, std::string property, std::string value) {
   pipeline::AuthResult ar{"spf", std::string(spf::toString(r.result)), {}, {{std::move(property), std::move(value)}}};
   if (r.result == spf::Result::TempError || r.result == spf::Result::PermError) ar.reason = r.problem;
@@ -42,9 +33,10 @@ class SpfStage : public pipeline::Stage {
   SpfStage(const config::Config& config, const spf::Checker& checker) : config_(config), checker_(checker) {}
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    if (const std::string why = skipReason(connection, message, config_.ignoreAuthenticatedClients); !why.empty()) {
+    const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
+    if (!skip.empty()) {
       message.logFields.emplace_back("spf", "skipped");
-      message.logFields.emplace_back("spf_skip", why);
+      message.logFields.emplace_back("spf_skip", std::string(skip));
       return {};
     }
     const auto& ip = *connection.address;

@@ -143,8 +143,8 @@ TEST_F(DmarcMilterTest, TrustedClientIsNotChecked) {
   EXPECT_EQ(daemon_->dns()->queryCount("_dmarc.reject.test", "TXT"), 0u);
 }
 
-// non_smtpd_milters: mail the MTA took in locally has no client address; like SPF, DMARC
-// leaves it alone rather than bounce a cron job's mail.
+// non_smtpd_milters: mail the MTA took in locally has no client address; SPF, DKIM verify
+// and DMARC leave it alone rather than bounce a cron job's mail.
 TEST_F(DmarcMilterTest, MailWithoutAClientAddressIsNotChecked) {
   start();
   Envelope local;
@@ -153,7 +153,10 @@ TEST_F(DmarcMilterTest, MailWithoutAClientAddressIsNotChecked) {
   local.host = "localhost";
   const Response r = deliverMessage(daemon_->unixPath(), "From: root\r\nSubject: cron\r\n\r\nx\r\n", "L1", local);
   EXPECT_EQ(r.action, 'c');
-  EXPECT_THAT(logLine("L1"), HasSubstr("dmarc=skipped dmarc_skip=\"no client address\""));
+  const std::string log = logLine("L1");
+  EXPECT_THAT(log, HasSubstr("spf=skipped spf_skip=\"no client address\""));
+  EXPECT_THAT(log, HasSubstr("dkim=skipped dkim_skip=\"no client address\""));
+  EXPECT_THAT(log, HasSubstr("dmarc=skipped dmarc_skip=\"no client address\""));
 }
 
 TEST_F(DmarcMilterTest, AlignedThroughSpfOrDkimPasses) {

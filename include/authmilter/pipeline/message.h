@@ -77,12 +77,15 @@ struct Message {
 
 // Why the sender-authentication checks (SPF, DKIM verify, DMARC) leave a message alone:
 // "authenticated" (unless IgnoreAuthenticatedClients is off), "trusted" (TrustedNetworks),
-// "ignored" (IgnoreHosts); empty: check it.
+// "ignored" (IgnoreHosts), "no client address" (mail the MTA took in locally, e.g. through
+// Postfix's non_smtpd_milters: SPF has nothing to check, and it is not foreign mail);
+// empty: check it.
 inline std::string_view uncheckedBecause(const Connection& connection, const Message& message,
                                          bool ignoreAuthenticated) {
   if (message.authenticated() && ignoreAuthenticated) return "authenticated";
   if (connection.trustedNetwork) return "trusted";
   if (connection.ignored) return "ignored";
+  if (!connection.address) return "no client address";
   return {};
 }
 
