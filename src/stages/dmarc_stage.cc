@@ -45,7 +45,7 @@ class DmarcStage : public pipeline::Stage {
     dmarc::Input input{author.domain, message.spf, {}};
     for (const auto& d : message.dkim) input.dkim.push_back({d.result, d.domain, d.selector, d.countsForDmarc});
     dmarc::Outcome o = evaluator_.evaluate(input);
-    if (connection.address) o.sourceIp = connection.address->toString();
+    o.sourceIp = connection.address->toString();  // uncheckedBecause() made sure there is one
 
     const dmarc::Policy applied = o.result == dmarc::Result::Fail && config_.rejectFailures ? o.disposition
                                                                                             : dmarc::Policy::None;

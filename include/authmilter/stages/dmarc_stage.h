@@ -3,7 +3,8 @@
 // dmarc=pass|fail|none|temperror|permerror in Authentication-Results and the log line;
 // a failing message is refused (550 5.7.1), quarantined, or marked, as the policy asks and
 // RejectFailures / QuarantineAction allow. A malformed From is refused (RejectMalformedFrom)
-// or recorded as permerror. Authenticated, trusted and IgnoreHosts clients are skipped.
+// or recorded as permerror. Authenticated, trusted and IgnoreHosts clients, and mail without
+// a client address, are skipped.
 #pragma once
 
 #include "authmilter/config/config.h"
