@@ -2,7 +2,9 @@
 // must be v=DMARC1. Tag names and values compare case-insensitively (ABNF literals are),
 // except "DMARC1" (%s, case-sensitive). Unknown tags are ignored; a known tag with a value
 // outside its grammar keeps the default and is noted in `problems`.
+#include <algorithm>
 #include <charconv>
+#include <vector>
 
 #include "authmilter/dmarc/dmarc.h"
 #include "authmilter/util/strings.h"
@@ -36,6 +38,19 @@ std::string_view trimWsp(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// The items of a `separator`-separated list, each without the blanks around it; empty items
+// are kept (callers decide what an empty one means).
+std::vector<std::string_view> items(std::string_view text, char separator) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const auto end = text.find(separator, start);
+    out.push_back(trimWsp(text.substr(start, end == std::string_view::npos ? end : end - start)));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
 }
 
 std::optional<Policy> parsePolicy(std::string_view v) {
@@ -87,12 +102,7 @@ std::optional<Record> parseRecord(std::string_view text) {
   r.text = std::string(text);
   bool first = true;
   std::vector<std::string> seen;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const auto semicolon = text.find(';', pos);
-    const std::string_view item =
-        trimWsp(text.substr(pos, semicolon == std::string_view::npos ? std::string_view::npos : semicolon - pos));
-    pos = semicolon == std::string_view::npos ? text.size() + 1 : semicolon + 1;
+  for (const std::string_view item : items(text, ';')) {
     const auto eq = item.find('=');
     const std::string name = util::toLower(trimWsp(item.substr(0, eq)));
     const std::string_view value = eq == std::string_view::npos ? std::string_view{} : trimWsp(item.substr(eq + 1));
@@ -107,9 +117,7 @@ std::optional<Record> parseRecord(std::string_view text) {
       r.problems.push_back("'" + util::sanitize(item) + "' is not a tag=value pair");
       continue;
     }
-    bool duplicate = false;
-    for (const auto& s : seen) duplicate = duplicate || s == name;
-    if (duplicate) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
       // RFC 6376 §3.2 tag lists: a duplicate tag is an error; the first value stays.
       r.problems.push_back("duplicate tag " + name + "=");
       if (name == "p") r.pInvalid = true;
@@ -145,11 +153,7 @@ std::optional<Record> parseRecord(std::string_view text) {
         r.pct = pct;
       }
     } else if (name == "rua") {
-      size_t start = 0;
-      while (start <= value.size()) {
-        const auto comma = value.find(',', start);
-        const auto uri = trimWsp(value.substr(start, comma == std::string_view::npos ? comma : comma - start));
-        start = comma == std::string_view::npos ? value.size() + 1 : comma + 1;
+      for (const std::string_view uri : items(value, ',')) {
         if (uri.empty()) continue;
         r.rua.emplace_back(uri);
         r.ruaValid = r.ruaValid || validUri(uri);

@@ -6,7 +6,6 @@
 // trouble, skipped clients; and authmilter-check dmarc on the same messages.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <libmilter/mfdef.h>
 
 #include <fstream>
 #include <iterator>
