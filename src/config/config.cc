@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -67,7 +68,11 @@ class Loader {
           split == std::string::npos ? "" : std::string(util::trim(std::string_view(text).substr(split)));
       const SettingDef* def = findSetting(key);
       if (def == nullptr) {
-        error(number, "unknown option '" + key + "'");
+        // OpenDKIM's name for the networks whose mail is signed (and not verified).
+        error(number, util::iequals(key, "InternalHosts")
+                          ? "unknown option 'InternalHosts': authmilter signs (and does not check) mail from "
+                            "TrustedNetworks; list these networks there"
+                          : "unknown option '" + key + "'");
         continue;
       }
       if (value.empty()) {
@@ -268,6 +273,134 @@ class Loader {
                                                                  : Config::QuarantineAction::Quarantine;
     c.rejectMalformedFrom = boolean("RejectMalformedFrom");
     c.ignoreAuthenticatedClients = boolean("IgnoreAuthenticatedClients");
+    fillSigning(c);
+  }
+
+  // SignHeaders / OversignHeaders: header field names, lower case; "none" is the empty list.
+  std::vector<std::string> headerNames(std::string_view name, const std::vector<std::string>& fallback) {
+    const auto v = raw(name);
+    if (v.value.empty()) return fallback;
+    if (util::iequals(v.value, "none")) return {};
+    std::vector<std::string> out;
+    for (const auto& word : util::splitList(v.value)) {
+      std::string lower = util::toLower(word);
+      // RFC 5322 §3.6.8: a field name is printable ASCII except ':'.
+      if (std::any_of(lower.begin(), lower.end(), [](char ch) { return ch <= ' ' || ch > '~' || ch == ':'; })) {
+        error(v.line, std::string(name) + ": '" + util::sanitize(word) + "' is not a header field name");
+        continue;
+      }
+      // Headers that we or the receivers add after signing would break the signature.
+      for (const char* added : {"authentication-results", "received-spf", "x-authmilter-quarantine", "dkim-signature"}) {
+        if (lower == added) {
+          error(v.line, std::string(name) + ": " + word + " is added after signing (by authmilter or a receiver) and cannot be signed");
+        }
+      }
+      out.push_back(std::move(lower));
+    }
+    return out;
+  }
+
+  // DKIM signing: which keys sign (Domain/Selector/KeyFile, or KeyTable + SigningTable), the
+  // keys themselves, what the signatures cover, and whose mail is ours to sign.
+  void fillSigning(Config& c) {
+    const bool requireSafe = boolean("RequireSafeKeys");
+    std::map<std::string, std::shared_ptr<const dkim::PrivateKey>> loaded;  // one read per file
+    const auto loadKey = [&](const std::string& path, std::string* why) -> std::shared_ptr<const dkim::PrivateKey> {
+      if (const auto it = loaded.find(path); it != loaded.end()) return it->second;
+      auto key = dkim::loadPrivateKey(path, requireSafe, why);
+      if (!key) return nullptr;
+      return loaded.emplace(path, std::make_shared<const dkim::PrivateKey>(std::move(*key))).first->second;
+    };
+    const auto domain = raw("Domain");
+    const auto selector = raw("Selector");
+    const auto keyFile = raw("KeyFile");
+    const auto keyTable = raw("KeyTable");
+    const auto signingTable = raw("SigningTable");
+    const bool simple = !domain.value.empty() || !selector.value.empty() || !keyFile.value.empty();
+    const bool table = !keyTable.value.empty() || !signingTable.value.empty();
+    if (simple && table) {
+      error(std::max({domain.line, selector.line, keyFile.line}),
+            "Domain/Selector/KeyFile and KeyTable/SigningTable both say which keys sign: use one or the other");
+    } else if (simple) {
+      std::string why;
+      if (domain.value.empty() || selector.value.empty() || keyFile.value.empty()) {
+        error(std::max({domain.line, selector.line, keyFile.line}),
+              "Domain, Selector and KeyFile go together; missing: " +
+                  std::string(domain.value.empty() ? "Domain " : "") + (selector.value.empty() ? "Selector " : "") +
+                  (keyFile.value.empty() ? "KeyFile" : ""));
+      } else if (const auto line = dkim::parseKeyTableLine("default %:" + selector.value + ":" + keyFile.value, &why);
+                 !line) {
+        error(selector.line, "Selector: " + why);
+      } else if (const auto key = loadKey(resolvePath(keyFile.value), &why); !key) {
+        error(keyFile.line, "KeyFile: " + why);
+      } else {
+        c.signingTable.addKey("default", {"%", line->selector, resolvePath(keyFile.value), key});
+        for (const auto& word : util::splitList(domain.value)) {
+          const auto d = policy::normalizeDomain(word);
+          if (!d || d->front() == '[') {
+            error(domain.line, "Domain: invalid domain '" + util::sanitize(word) + "'");
+          } else {
+            c.signingTable.addDomainRule(*d, "default");
+          }
+        }
+      }
+    } else if (table) {
+      if (keyTable.value.empty() || signingTable.value.empty()) {
+        error(std::max(keyTable.line, signingTable.line), "KeyTable and SigningTable go together");
+      } else {
+        list("KeyTable", [&](const std::string& e, std::string* w) {
+          const auto line = dkim::parseKeyTableLine(e, w);
+          if (!line) return false;
+          const std::string path = resolvePath(line->file);
+          const auto key = loadKey(path, w);
+          if (key) c.signingTable.addKey(line->name, {line->domain, line->selector, path, key});
+          return key != nullptr;
+        });
+        const bool pattern = util::istartsWith(signingTable.value, "refile:");
+        const std::string file = resolvePath(signingTable.value.substr(pattern ? 7 : 0));
+        for (const auto& entry : readListFile(file, path_, signingTable.line, errors_)) {
+          std::string why;
+          if (!c.signingTable.addRule(entry.text, pattern, &why)) errors_.push_back({file, entry.line, why});
+        }
+        if (c.signingTable.empty() && errors_.empty()) error(signingTable.line, "SigningTable: " + file + " has no entries, so nothing would be signed");
+      }
+    }
+
+    dkim::SignOptions options;
+    const auto canonicalization = raw("Canonicalization");
+    const auto slash = canonicalization.value.find('/');
+    const auto canon = [&](std::string_view word, dkim::Canonicalization* out) {
+      if (util::iequals(word, "simple")) *out = dkim::Canonicalization::Simple;
+      else if (util::iequals(word, "relaxed")) *out = dkim::Canonicalization::Relaxed;
+      else return false;
+      return true;
+    };
+    // As in OpenDKIM: one name is the header canonicalization, and the body's is simple.
+    options.body = dkim::Canonicalization::Simple;
+    if (!canon(canonicalization.value.substr(0, slash), &options.header) ||
+        (slash != std::string::npos && !canon(canonicalization.value.substr(slash + 1), &options.body))) {
+      error(canonicalization.line, "Canonicalization: expected header/body with simple or relaxed, such as "
+                                   "relaxed/relaxed, got '" + canonicalization.value + "'");
+    }
+    options.signHeaders = headerNames("SignHeaders", dkim::defaultSignHeaders());
+    if (std::find(options.signHeaders.begin(), options.signHeaders.end(), "from") == options.signHeaders.end()) {
+      error(raw("SignHeaders").line, "SignHeaders must include From (RFC 6376 5.4)");
+    }
+    options.oversignHeaders = headerNames("OversignHeaders", {});
+    options.signatureTtl = static_cast<unsigned>(integer("SignatureTTL"));
+    c.signingDaemons = util::splitList(raw("SigningDaemons").value);
+    if (c.signingTable.empty() || !errors_.empty()) return;
+    try {
+      auto signer = std::make_shared<const dkim::Signer>(std::move(options));
+      // A key libopendkim will not sign with is found now, not on the first message.
+      for (const auto* key : c.signingTable.keys()) {
+        const auto why = signer->selfTest(*key, key->domain == "%" ? "example.com" : key->domain);
+        if (!why.empty()) error(0, "key " + key->file + ": libopendkim cannot sign with it: " + why);
+      }
+      c.signer = std::move(signer);
+    } catch (const std::exception& e) {
+      error(0, std::string("DKIM signing: ") + e.what());
+    }
   }
 
   std::string path_;

@@ -54,6 +54,18 @@ constexpr SettingDef kSettings[] = {
     {"QuarantineAction", SettingKind::Enum, "quarantine", 0, 0, "quarantine|header"},
     {"RejectMalformedFrom", SettingKind::Bool, "yes"},
     {"IgnoreAuthenticatedClients", SettingKind::Bool, "yes"},
+    // DKIM signing
+    {"Domain", SettingKind::Words, ""},
+    {"Selector", SettingKind::String, ""},
+    {"KeyFile", SettingKind::File, ""},
+    {"KeyTable", SettingKind::File, ""},
+    {"SigningTable", SettingKind::String, ""},
+    {"RequireSafeKeys", SettingKind::Bool, "yes"},
+    {"Canonicalization", SettingKind::String, "relaxed/relaxed"},
+    {"SignHeaders", SettingKind::Words, ""},
+    {"OversignHeaders", SettingKind::Words, "From,To,Subject,Date,Message-ID,Content-Type,MIME-Version"},
+    {"SignatureTTL", SettingKind::Integer, "0", 0, 31'536'000},
+    {"SigningDaemons", SettingKind::Words, ""},
 };
 }  // namespace
 

@@ -159,13 +159,8 @@ void Verification::header(std::string_view name, std::string_view value) {
     overflow_ = true;
     return;
   }
-  // Postfix joins folded lines with a bare LF; the signer saw CRLF (libopendkim's FIXCRLF
-  // only mends the body).
-  buffer_.assign(name).append(":");
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) buffer_.push_back('\r');
-    buffer_.push_back(value[i]);
-  }
+  // libopendkim's FIXCRLF only mends the body.
+  util::wireHeaderField(name, value, buffer_);
   dkim_header(handle_, reinterpret_cast<u_char*>(buffer_.data()), buffer_.size());
 }
 

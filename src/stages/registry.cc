@@ -1,6 +1,7 @@
-// Pipeline order: relay policy -> SPF -> DKIM verify -> DMARC -> DKIM sign (later issues).
+// Pipeline order: relay policy -> SPF -> DKIM verify -> DMARC -> DKIM sign.
 #include "authmilter/stages/registry.h"
 
+#include "authmilter/stages/dkim_sign_stage.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
 #include "authmilter/stages/relay_policy.h"
@@ -13,6 +14,7 @@ std::vector<std::shared_ptr<const pipeline::StageFactory>> buildStageFactories(c
   if (config.spfCheck) stages.push_back(std::make_shared<SpfStageFactory>(config));
   if (config.dkimVerify) stages.push_back(std::make_shared<DkimVerifyStageFactory>(config));
   if (config.dmarcCheck) stages.push_back(std::make_shared<DmarcStageFactory>(config));
+  if (config.signer) stages.push_back(std::make_shared<DkimSignStageFactory>(config));
   return stages;
 }
 

@@ -30,4 +30,12 @@ MessageText splitMessageText(std::string_view raw) {
   return out;
 }
 
+void wireHeaderField(std::string_view name, std::string_view value, std::string& out) {
+  out.assign(name).append(":");
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) out.push_back('\r');
+    out.push_back(value[i]);
+  }
+}
+
 }  // namespace authmilter::util

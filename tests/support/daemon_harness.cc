@@ -127,6 +127,10 @@ std::pair<int, std::string> runAuthmilterCheck(const std::vector<std::string>& a
   return runProgram(AUTHMILTER_CHECK_BINARY, args);
 }
 
+std::pair<int, std::string> runAuthmilterKeygen(const std::vector<std::string>& args) {
+  return runProgram(AUTHMILTER_KEYGEN_BINARY, args);
+}
+
 std::pair<int, std::string> runProgram(const std::string& program, const std::vector<std::string>& args) {
   std::string command = program;
   for (const auto& a : args) command += " '" + a + "'";

@@ -69,6 +69,7 @@ class DaemonHarness {
 std::pair<int, std::string> runAuthmilter(const std::vector<std::string>& args);
 std::pair<int, std::string> runAuthmilterDns(const std::vector<std::string>& args);
 std::pair<int, std::string> runAuthmilterCheck(const std::vector<std::string>& args);
+std::pair<int, std::string> runAuthmilterKeygen(const std::vector<std::string>& args);
 std::pair<int, std::string> runProgram(const std::string& program, const std::vector<std::string>& args);
 
 }  // namespace authmilter::testsupport

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "authmilter/config/config_error.h"
+#include "authmilter/dkim/signer.h"
+#include "authmilter/dkim/signing_table.h"
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dmarc/evaluator.h"
 #include "authmilter/dns/caching_resolver.h"
@@ -84,6 +86,13 @@ struct Config {
   bool rejectMalformedFrom = true;       // no: dmarc=permerror and deliver
   // Authenticated clients skip SPF, DKIM verify and DMARC (their mail is ours to sign).
   bool ignoreAuthenticatedClients = true;
+
+  // DKIM signing: the keys (read at load, before privileges are dropped at start) and which
+  // From addresses they sign; no signer when neither KeyTable/SigningTable nor
+  // Domain/Selector/KeyFile is set. TrustedNetworks is OpenDKIM's InternalHosts.
+  dkim::SigningTable signingTable;
+  std::shared_ptr<const dkim::Signer> signer;
+  std::vector<std::string> signingDaemons;     // SigningDaemons: {daemon_name}s whose mail is signed
 
   // Built last, from the fields above, in pipeline order.
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;

@@ -19,4 +19,8 @@ struct MessageText {
 // Lines without a colon in the header section are skipped (they are not header fields).
 MessageText splitMessageText(std::string_view raw);
 
+// Writes "name:value" into `out` as the field stood on the wire, for libopendkim: Postfix
+// joins folded lines with a bare LF, the signer saw (and the verifier must hash) CRLF.
+void wireHeaderField(std::string_view name, std::string_view value, std::string& out);
+
 }  // namespace authmilter::util
