@@ -161,6 +161,7 @@ struct Envelope {
   std::string mailFrom = "<alice@example.com>";
   std::string rcpt = "<bob@example.org>";
   std::string login;  // {auth_authen}; empty: not authenticated
+  std::string daemonName = "MTA";  // {daemon_name}
 };
 
 // Connects to the daemon's unix socket, sends `raw` (a message file, split as splitMessage
@@ -168,6 +169,13 @@ struct Envelope {
 // otherwise), quits, and returns the end-of-message response.
 Response deliverMessage(const std::string& unixPath, const std::string& raw, const std::string& qid,
                         const Envelope& envelope = {});
+
+// The message as the MTA delivers it: `raw` (a message file, CRLF) with the header changes
+// of `response` applied in order ('i' insert at an index among all header fields, 'h' add
+// at the end, 'm' change or delete the index-th field of that name). Values are taken as
+// the milter sent them, after "Name:" (a milter that negotiated LEADSPC sends the space;
+// `leadingSpace` false adds one, as sendmail does), bare-LF folding written as CRLF.
+std::string deliveredMessage(const std::string& raw, const Response& response, bool leadingSpace = true);
 
 // The value of the Authentication-Results header the milter inserted, if it did.
 std::optional<std::string> insertedAuthResults(const Response& response);
