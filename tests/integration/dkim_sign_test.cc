@@ -9,7 +9,6 @@
 #include <iterator>
 #include <memory>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -165,20 +164,26 @@ TEST_F(DkimSignTest, TagsAreTheOnesAskedFor) {
   for (char c : made[0].value) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n') tags.push_back(c);
   }
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(tags, m, std::regex(";t=(\\d+);x=(\\d+);"))) << tags;
-  EXPECT_EQ(std::stoll(m[2]) - std::stoll(m[1]), 86400);
-  EXPECT_EQ(tags.find(";l="), std::string::npos) << "no l= ever: " << tags;
+  // tag=value pairs of the unfolded signature (std::regex trips GCC 12's -Wmaybe-uninitialized under ASan).
+  std::map<std::string, std::string> tag;
+  std::stringstream list(tags);
+  for (std::string item; std::getline(list, item, ';');) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos) tag[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  ASSERT_TRUE(tag.count("t") && tag.count("x")) << tags;
+  EXPECT_EQ(std::stoll(tag["x"]) - std::stoll(tag["t"]), 86400);
+  EXPECT_EQ(tag.count("l"), 0u) << "no l= ever: " << tags;
   // Oversigning: each header of OversignHeaders once more than present; X-Unsigned not at all.
-  ASSERT_TRUE(std::regex_search(tags, m, std::regex(";h=([^;]*);"))) << tags;
+  ASSERT_TRUE(tag.count("h")) << tags;
   std::map<std::string, int> signedTimes;
-  std::stringstream h(m[1]);
+  std::stringstream h(tag["h"]);
   for (std::string name; std::getline(h, name, ':');) ++signedTimes[authmilter::util::toLower(name)];
   for (const char* name : {"from", "to", "subject", "date", "message-id", "content-type", "mime-version"}) {
-    EXPECT_EQ(signedTimes[name], 2) << name << " is in the message once, so oversigned it is in h= twice: " << m[1];
+    EXPECT_EQ(signedTimes[name], 2) << name << " is in the message once, so oversigned it is in h= twice: " << tag["h"];
   }
-  EXPECT_EQ(signedTimes.count("x-unsigned"), 0u) << m[1];
-  EXPECT_EQ(signedTimes.count("cc"), 0u) << "not in the message, not oversigned: " << m[1];
+  EXPECT_EQ(signedTimes.count("x-unsigned"), 0u) << tag["h"];
+  EXPECT_EQ(signedTimes.count("cc"), 0u) << "not in the message, not oversigned: " << tag["h"];
   EXPECT_EQ(dkimpyVerify(dir_, withSignatures(made, kMessage), fixture("keys.zone"))[0].substr(0, 4), "pass");
 }
 

@@ -5,9 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 #include <sstream>
 
@@ -17,7 +15,6 @@ namespace authmilter::testsupport {
 
 std::vector<std::string> dkimpyVerify(const TempDir& dir, const std::string& message, const std::string& zoneFile) {
   const std::string file = dir.write("dkimpy-input.eml", message);
-  if (getenv("SHOW_DKIM")) std::cerr << message << "\n----\n";
   const auto [rc, out] = runProgram("/usr/bin/python3", {AUTHMILTER_DKIMPY_VERIFY, file, zoneFile});
   EXPECT_EQ(rc, 0) << "dkimpy_verify.py failed:\n" << out;
   std::vector<std::string> lines;

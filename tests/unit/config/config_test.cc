@@ -2,6 +2,8 @@
 // conf documents every option.
 #include "authmilter/config/config.h"
 
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <sstream>
 
 #include "authmilter/config/settings.h"
+#include "authmilter/dkim/signer.h"
 #include "temp_dir.h"
 
 namespace authmilter::config {
@@ -217,6 +220,122 @@ TEST(ConfigTest, DmarcSettings) {
               HasSubstr(":2: PublicSuffixList: cannot load the Public Suffix List from " + dir.file("nowhere.dat")));
   EXPECT_THAT(errorsOf(dir, "DMARCStandard dmarcbis\n"), HasSubstr("DMARCStandard"));
   EXPECT_THAT(errorsOf(dir, "QuarantineAction hold\n"), HasSubstr("QuarantineAction"));
+}
+
+// A private key from the DKIM fixtures, copied into dir with the 0600 mode RequireSafeKeys wants.
+std::string keyCopy(const TempDir& dir, const std::string& name) {
+  std::ifstream in(std::string(AUTHMILTER_DKIM_FIXTURES) + "/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string path = dir.write(name, text.str());
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+TEST(ConfigTest, NoSigningWithoutKeys) {
+  TempDir dir;
+  const auto config = loadConfig(dir.write("authmilter.conf", "\n"));
+  EXPECT_FALSE(config->signer);
+  EXPECT_TRUE(config->signingTable.empty());
+}
+
+TEST(ConfigTest, SimpleSigningForm) {
+  TempDir dir;
+  keyCopy(dir, "rsa2048.pem");
+  const auto config = loadConfig(dir.write("authmilter.conf", "Domain example.com, example.net\nSelector s1\n"
+                                                              "KeyFile rsa2048.pem\n"));
+  ASSERT_TRUE(config->signer);
+  const auto& options = config->signer->options();
+  EXPECT_EQ(options.header, dkim::Canonicalization::Relaxed);
+  EXPECT_EQ(options.body, dkim::Canonicalization::Relaxed);
+  EXPECT_EQ(options.signHeaders, dkim::defaultSignHeaders());
+  EXPECT_EQ(options.oversignHeaders, dkim::defaultOversignHeaders());
+  EXPECT_EQ(options.signatureTtl, 0u);
+  for (const char* domain : {"example.com", "example.net"}) {
+    const auto specs = config->signingTable.select("alice", domain);
+    ASSERT_EQ(specs.size(), 1u) << domain;
+    EXPECT_EQ(specs[0].domain, domain) << "d= is the From domain";
+    EXPECT_EQ(specs[0].selector, "s1");
+  }
+  EXPECT_TRUE(config->signingTable.select("alice", "example.org").empty()) << "not a Domain";
+
+  const std::string partial = errorsOf(dir, "Domain example.com\nKeyFile rsa2048.pem\n");
+  EXPECT_THAT(partial, HasSubstr(":2: Domain, Selector and KeyFile go together; missing: Selector"));
+  EXPECT_THAT(errorsOf(dir, "Domain example..com\nSelector s1\nKeyFile rsa2048.pem\n"),
+              HasSubstr(":1: Domain: invalid domain 'example..com'"));
+  EXPECT_THAT(errorsOf(dir, "Domain example.com\nSelector s1\nKeyFile missing.pem\n"),
+              HasSubstr(":3: KeyFile: "));
+}
+
+TEST(ConfigTest, KeyTableAndSigningTable) {
+  TempDir dir;
+  keyCopy(dir, "rsa2048.pem");
+  keyCopy(dir, "ed25519.pem");
+  dir.write("keytable", "both example.com:rsa:rsa2048.pem\nboth example.com:ed:ed25519.pem\n"
+                        "any %:rsa:rsa2048.pem\n");
+  dir.write("signingtable", "# exact forms\nboss@example.com both\n.example.net any\n");
+  const auto config = loadConfig(dir.write("authmilter.conf", "KeyTable keytable\nSigningTable signingtable\n"
+                                                              "Canonicalization simple\nSignatureTTL 86400\n"
+                                                              "SignHeaders From Subject\nOversignHeaders none\n"
+                                                              "SigningDaemons ORIGINATING\n"));
+  ASSERT_TRUE(config->signer);
+  const auto& options = config->signer->options();
+  EXPECT_EQ(options.header, dkim::Canonicalization::Simple);
+  EXPECT_EQ(options.body, dkim::Canonicalization::Simple) << "one word: the header's; the body simple (OpenDKIM)";
+  EXPECT_EQ(options.signatureTtl, 86400u);
+  EXPECT_EQ(options.signHeaders, (std::vector<std::string>{"from", "subject"}));
+  EXPECT_TRUE(options.oversignHeaders.empty());
+  EXPECT_EQ(config->signingDaemons, (std::vector<std::string>{"ORIGINATING"}));
+  EXPECT_EQ(config->signingTable.select("boss", "example.com").size(), 2u) << "RSA and Ed25519";
+  EXPECT_TRUE(config->signingTable.select("other", "example.com").empty());
+  const auto sub = config->signingTable.select("x", "mail.example.net");
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].domain, "mail.example.net");
+
+  dir.write("patterns", "*@example.org both\n");
+  EXPECT_EQ(loadConfig(dir.write("authmilter.conf", "KeyTable keytable\nSigningTable refile:patterns\n"))
+                ->signingTable.select("anyone", "example.org")
+                .size(),
+            2u);
+}
+
+TEST(ConfigTest, BadSigningSettingsNameTheLine) {
+  TempDir dir;
+  keyCopy(dir, "rsa2048.pem");
+  dir.write("keytable", "k example.com:rsa:rsa2048.pem\n");
+  dir.write("signingtable", "example.com k\nexample.org nosuchkey\n");
+  EXPECT_THAT(errorsOf(dir, "KeyTable keytable\nSigningTable signingtable\n"),
+              HasSubstr(dir.file("signingtable") + ":2: no KeyTable entry named 'nosuchkey'"));
+  dir.write("empty", "# nothing yet\n");
+  EXPECT_THAT(errorsOf(dir, "KeyTable keytable\nSigningTable empty\n"),
+              HasSubstr(":2: SigningTable: " + dir.file("empty") + " has no entries, so nothing would be signed"));
+  EXPECT_THAT(errorsOf(dir, "KeyTable keytable\n"), HasSubstr(":1: KeyTable and SigningTable go together"));
+  EXPECT_THAT(errorsOf(dir, "KeyTable keytable\nSigningTable signingtable\nDomain example.com\n"),
+              HasSubstr(":3: Domain/Selector/KeyFile and KeyTable/SigningTable both say which keys sign"));
+  dir.write("badkeys", "k example.com:rsa\n");
+  EXPECT_THAT(errorsOf(dir, "KeyTable badkeys\nSigningTable signingtable\n"), HasSubstr(dir.file("badkeys") + ":1: "));
+
+  const std::string keys = "KeyTable keytable\nSigningTable signingtable\n";
+  dir.write("signingtable", "example.com k\n");
+  EXPECT_THAT(errorsOf(dir, keys + "Canonicalization relaxed/loose\n"),
+              HasSubstr(":3: Canonicalization: expected header/body with simple or relaxed"));
+  EXPECT_THAT(errorsOf(dir, keys + "SignHeaders To Subject\n"), HasSubstr(":3: SignHeaders must include From"));
+  EXPECT_THAT(errorsOf(dir, keys + "SignHeaders From Authentication-Results\n"),
+              HasSubstr(":3: SignHeaders: Authentication-Results is added after signing"));
+  EXPECT_THAT(errorsOf(dir, keys + "OversignHeaders From DKIM-Signature\n"),
+              HasSubstr(":3: OversignHeaders: DKIM-Signature is added after signing"));
+  EXPECT_THAT(errorsOf(dir, keys + "SignatureTTL -5\n"), HasSubstr(":3: SignatureTTL"));
+  EXPECT_THAT(errorsOf(dir, "InternalHosts 10.0.0.0/8\n"), HasSubstr(":1: unknown option 'InternalHosts'"));
+  EXPECT_THAT(errorsOf(dir, "InternalHosts 10.0.0.0/8\n"), HasSubstr("TrustedNetworks"));
+}
+
+TEST(ConfigTest, UnsafeKeyIsRefusedUnlessToldOtherwise) {
+  TempDir dir;
+  const std::string key = keyCopy(dir, "rsa2048.pem");
+  chmod(key.c_str(), 0644);
+  const std::string conf = "Domain example.com\nSelector s1\nKeyFile rsa2048.pem\n";
+  EXPECT_THAT(errorsOf(dir, conf), HasSubstr(":3: KeyFile: "));
+  EXPECT_EQ(errorsOf(dir, conf + "RequireSafeKeys no\n"), "");
 }
 
 TEST(ConfigTest, UnreadableConfFile) {
