@@ -392,10 +392,10 @@ class Loader {
     if (c.signingTable.empty() || !errors_.empty()) return;
     try {
       auto signer = std::make_shared<const dkim::Signer>(std::move(options));
-      // A key libopendkim will not sign with is found now, not on the first message.
+      // A key OpenSSL will not sign with is found now, not on the first message.
       for (const auto* key : c.signingTable.keys()) {
         const auto why = signer->selfTest(*key, key->domain == "%" ? "example.com" : key->domain);
-        if (!why.empty()) error(0, "key " + key->file + ": libopendkim cannot sign with it: " + why);
+        if (!why.empty()) error(0, "key " + key->file + ": cannot sign with it: " + why);
       }
       c.signer = std::move(signer);
     } catch (const std::exception& e) {

@@ -1,75 +1,216 @@
-// DKIM signing on libopendkim (see the header). libopendkim canonicalizes, hashes and signs;
-// this file feeds it one message once for every key and turns its failures into words.
+// DKIM signing (see the header): RFC 6376 §3.4 canonicalization and §3.7 hashing, signed
+// with OpenSSL (RSA PKCS#1 v1.5 over SHA-256; Ed25519 over the SHA-256 hash, RFC 8463 §3).
 #include "authmilter/dkim/signer.h"
 
-#include <cstdint>
-#include <stdexcept>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
 
 #include "authmilter/util/message_text.h"
-#include "authmilter/util/opendkim.h"
+#include "authmilter/util/strings.h"
 
 namespace authmilter::dkim {
 
 namespace {
 
-// A NULL-terminated char* array over `names`, as dkim_options() takes header lists.
-std::vector<const char*> cList(const std::vector<std::string>& names) {
-  std::vector<const char*> out;
-  for (const auto& n : names) out.push_back(n.c_str());
-  out.push_back(nullptr);
+using MdCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+constexpr size_t kWidth = 78;                           // fold DKIM-Signature lines at this column
+constexpr size_t kFieldName = sizeof "DKIM-Signature: " - 1;
+
+bool isWsp(char c) { return c == ' ' || c == '\t'; }
+
+MdCtx newSha256() {
+  MdCtx ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw std::bad_alloc();
+  return ctx;
+}
+
+std::string base64(const unsigned char* data, size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 
-dkim_canon_t canon(Canonicalization c) { return c == Canonicalization::Simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED; }
+std::string opensslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "OpenSSL failed";
+  char text[256];
+  ERR_error_string_n(e, text, sizeof text);
+  return text;
+}
 
-// libopendkim is told not to fold (margin 0): it hashes the DKIM-Signature field as it folds
-// it before b= is known, and where the empty b= fits on a line the full one does not, so its
-// own folding breaks simple header canonicalization (seen with Ed25519's shorter fields).
-// We fold the one-line value where folding cannot change the hash: inside the b= value
-// (RFC 6376 §3.7: deleted with its surrounding white space before hashing), and, when headers
-// are hashed relaxed, at the blanks between tags (relaxed turns any white space run into one
-// SP; RFC 6376 §3.4.2). Lines stay within 78 columns where the tags allow.
-std::string fold(std::string_view value, bool relaxedHeaders) {
-  constexpr size_t kWidth = 78;
-  const size_t b = value.find("; b=");
-  if (b == std::string_view::npos) return std::string(value);
-  const std::string_view tags = value.substr(0, b + 1);  // "v=1; ... h=...;"
-  const std::string_view signature = value.substr(b + 4);
-  std::string out;
-  size_t column = sizeof "DKIM-Signature: " - 1;
-  if (relaxedHeaders) {
-    size_t start = 0;
-    while (start < tags.size()) {
-      size_t end = tags.find("; ", start);
-      end = end == std::string_view::npos ? tags.size() : end + 1;
-      const std::string_view tag = tags.substr(start, end - start);
-      if (start > 0) {
-        if (column + 1 + tag.size() > kWidth) {
-          out += "\r\n\t";
-          column = 8;
-        } else {
-          out += ' ';
-          ++column;
-        }
-      }
-      out += tag;
-      column += tag.size();
-      start = end + 1;
+// RFC 6376 §3.4.2, relaxed: the name in lower case; the value unfolded, each run of white
+// space one SP, none at its start or end; CRLF.
+void relaxedHeader(std::string_view name, std::string_view value, std::string& out) {
+  while (!name.empty() && isWsp(name.back())) name.remove_suffix(1);
+  for (char c : name) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  out.push_back(':');
+  bool space = false, text = false;
+  for (char c : value) {
+    if (c == '\r' || c == '\n') continue;  // unfold
+    if (isWsp(c)) {
+      space = true;
+      continue;
     }
-  } else {
-    out += tags;
+    if (space && text) out.push_back(' ');
+    out.push_back(c);
+    space = false;
+    text = true;
   }
-  out += " b=";
-  for (size_t i = 0; i < signature.size(); i += kWidth - 10) out += "\r\n\t" + std::string(signature.substr(i, kWidth - 10));
+  out += "\r\n";
+}
+
+// RFC 6376 §3.4.1, simple: the field as it stands on the wire (bare-LF folds as the CRLF
+// they will be), CRLF.
+void simpleHeader(std::string_view name, std::string_view value, std::string& out) {
+  std::string field;
+  util::wireHeaderField(name, value, field);
+  out += field;
+  out += "\r\n";
+}
+
+void canonicalHeader(Canonicalization c, std::string_view name, std::string_view value, std::string& out) {
+  if (c == Canonicalization::Relaxed) {
+    relaxedHeader(name, value, out);
+  } else {
+    simpleHeader(name, value, out);
+  }
+}
+
+// dkim-quoted-printable (RFC 6376 §2.11) for i=: everything but printable ASCII other than
+// ';' and '=' as =XX.
+std::string quotedPrintable(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c > 0x20 && c < 0x7f && c != ';' && c != '=') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'=', hex[c >> 4], hex[c & 15]};
+    }
+  }
   return out;
 }
 
-std::string statusText(int status) {
-  const char* text = dkim_getresultstr(status);
-  return text != nullptr ? text : "status " + std::to_string(status);
-}
+// Builds a folded field value: `add` appends a piece after `joiner` (" " between tags, ""
+// after a ':' inside h=), starting a new line (CRLF TAB) first when the piece would run past
+// kWidth. Folding points are all places where RFC 6376 allows FWS, and the value is hashed
+// as folded, so any canonicalization verifies.
+class Folder {
+ public:
+  void add(std::string_view joiner, std::string_view piece) {
+    if (column_ + joiner.size() + piece.size() > kWidth && column_ > 8) {
+      out_ += "\r\n\t";
+      column_ = 8;
+    } else {
+      out_ += joiner;
+      column_ += joiner.size();
+    }
+    out_ += piece;
+    column_ += piece.size();
+  }
+  // The b= value: as much as fits on the current line, then whole lines.
+  void addFree(std::string_view text) {
+    while (!text.empty()) {
+      if (column_ >= kWidth) {
+        out_ += "\r\n\t";
+        column_ = 8;
+      }
+      const size_t n = std::min(text.size(), kWidth - column_);
+      out_ += text.substr(0, n);
+      column_ += n;
+      text.remove_prefix(n);
+    }
+  }
+  const std::string& text() const { return out_; }
+
+ private:
+  std::string out_;
+  size_t column_ = kFieldName;
+};
 
 }  // namespace
+
+// RFC 6376 §3.4.3 (simple) and §3.4.4 (relaxed) body canonicalization, streamed into SHA-256:
+// complete lines are hashed as they arrive; empty lines are held back until a line with
+// content follows, so trailing empty lines are never hashed.
+class Signing::BodyHash {
+ public:
+  explicit BodyHash(Canonicalization c) : relaxed_(c == Canonicalization::Relaxed), ctx_(newSha256()) {}
+
+  void update(std::string_view chunk) {
+    while (!chunk.empty()) {
+      const size_t lf = chunk.find('\n');
+      if (lf == std::string_view::npos) {
+        partial_.append(chunk);
+        return;
+      }
+      std::string_view line = chunk.substr(0, lf);
+      chunk.remove_prefix(lf + 1);
+      if (!partial_.empty()) {
+        partial_.append(line);
+        line = partial_;
+      }
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF, or a bare LF as CRLF
+      completeLine(line);
+      partial_.clear();
+    }
+  }
+
+  // base64 of the hash (bh=).
+  std::string finish() {
+    if (!partial_.empty()) completeLine(partial_);  // a last line without CRLF gets one
+    if (!relaxed_ && !content_) hash("\r\n");       // simple: an empty body is one CRLF
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned size = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), digest, &size) != 1) throw std::runtime_error("SHA-256 failed");
+    return base64(digest, size);
+  }
+
+ private:
+  void completeLine(std::string_view line) {
+    if (relaxed_) {
+      // White space runs become one SP; none at the end of the line.
+      canonical_.clear();
+      bool space = false;
+      for (char c : line) {
+        if (isWsp(c)) {
+          space = true;
+          continue;
+        }
+        if (space) canonical_.push_back(' ');
+        canonical_.push_back(c);
+        space = false;
+      }
+      line = canonical_;
+    }
+    if (line.empty()) {
+      ++emptyLines_;
+      return;
+    }
+    for (; emptyLines_ > 0; --emptyLines_) hash("\r\n");
+    hash(line);
+    hash("\r\n");
+    content_ = true;
+  }
+
+  void hash(std::string_view data) {
+    if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) throw std::runtime_error("SHA-256 failed");
+  }
+
+  bool relaxed_;
+  MdCtx ctx_;
+  std::string partial_;    // a line not yet ended
+  std::string canonical_;  // scratch for relaxed lines
+  size_t emptyLines_ = 0;  // empty lines held back
+  bool content_ = false;   // a line with content was hashed
+};
 
 const std::vector<std::string>& defaultSignHeaders() {
   static const std::vector<std::string> names{
@@ -86,34 +227,7 @@ const std::vector<std::string>& defaultOversignHeaders() {
   return names;
 }
 
-Signer::Signer(SignOptions options) : options_(std::move(options)) {
-  lib_ = dkim_init(nullptr, nullptr);
-  if (lib_ == nullptr) throw std::runtime_error("libopendkim: dkim_init failed");
-  u_int flags = DKIM_LIBFLAGS_FIXCRLF;  // a body with bare LF is signed as the CRLF it will be on the wire
-  uint64_t ttl = options_.signatureTtl;
-  auto sign = cList(options_.signHeaders);
-  auto oversign = cList(options_.oversignHeaders);
-  std::string failed;
-  if (dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK) failed = "flags";
-  if (ttl > 0 && dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_SIGNATURETTL, &ttl, sizeof ttl) != DKIM_STAT_OK) {
-    failed = "SignatureTTL";
-  }
-  // libopendkim turns the list into one regular expression of bounded size.
-  if (!options_.signHeaders.empty() &&
-      dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, sign.data(), sizeof(char**)) != DKIM_STAT_OK) {
-    failed = "SignHeaders (too many or too long names?)";
-  }
-  if (!options_.oversignHeaders.empty() &&
-      dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, oversign.data(), sizeof(char**)) != DKIM_STAT_OK) {
-    failed = "OversignHeaders";
-  }
-  if (!failed.empty()) {
-    dkim_close(lib_);
-    throw std::runtime_error("libopendkim refused " + failed);
-  }
-}
-
-Signer::~Signer() { dkim_close(lib_); }
+Signer::Signer(SignOptions options) : options_(std::move(options)) {}
 
 std::string Signer::selfTest(const KeyEntry& key, const std::string& domain) const {
   SignatureSpec spec;
@@ -128,96 +242,122 @@ std::string Signer::selfTest(const KeyEntry& key, const std::string& domain) con
 }
 
 Signing::Signing(const Signer& signer, std::vector<SignatureSpec> specs, std::string_view id)
-    : relaxedHeaders_(signer.options().header == Canonicalization::Relaxed) {
-  const std::string name = id.empty() ? std::string("authmilter") : std::string(id);
-  for (auto& spec : specs) {
-    Handle h{std::move(spec)};
-    const PrivateKey& key = *h.spec.entry->key;
-    DKIM_STAT status = DKIM_STAT_OK;
-    h.dkim = dkim_sign(signer.library(), reinterpret_cast<const u_char*>(name.c_str()), nullptr,
-                       reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key.pem.c_str())),
-                       reinterpret_cast<const u_char*>(h.spec.selector.c_str()),
-                       reinterpret_cast<const u_char*>(h.spec.domain.c_str()), canon(signer.options().header),
-                       canon(signer.options().body),
-                       key.algorithm == KeyAlgorithm::Ed25519 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256, -1,
-                       &status);
-    if (h.dkim == nullptr) {
-      fail(h, "cannot start", status);
-      continue;
-    }
-    if (const DKIM_STAT s = dkim_set_margin(h.dkim, 0); s != DKIM_STAT_OK) fail(h, "cannot set the margin", s);
-    if (!h.spec.identity.empty()) {
-      const DKIM_STAT s = dkim_set_signer(h.dkim, reinterpret_cast<const u_char*>(h.spec.identity.c_str()));
-      if (s != DKIM_STAT_OK) fail(h, "cannot set i=", s);
-    }
-    handles_.push_back(std::move(h));
-  }
-}
+    : signer_(signer),
+      specs_(std::move(specs)),
+      id_(id.empty() ? "authmilter" : id),
+      body_(std::make_unique<BodyHash>(signer.options().body)) {}
 
-Signing::~Signing() {
-  for (auto& h : handles_) {
-    if (h.dkim != nullptr) dkim_free(h.dkim);
-  }
-}
+Signing::~Signing() = default;
 
-void Signing::fail(const Handle& h, const std::string& what, int status) {
-  if (!error_.empty()) return;
-  const char* detail = h.dkim != nullptr ? dkim_geterror(h.dkim) : nullptr;
-  error_ = "d=" + h.spec.domain + " s=" + h.spec.selector + ": " + what + ": " + statusText(status) +
-           (detail != nullptr && *detail ? std::string(" (") + detail + ")" : "");
-}
+void Signing::header(std::string_view name, std::string_view value) { headers_.emplace_back(name, value); }
 
-void Signing::header(std::string_view name, std::string_view value) {
-  if (!error_.empty()) return;
-  util::wireHeaderField(name, value, buffer_);
-  for (auto& h : handles_) {
-    const DKIM_STAT s = dkim_header(h.dkim, reinterpret_cast<u_char*>(buffer_.data()), buffer_.size());
-    if (s != DKIM_STAT_OK) fail(h, "header", s);
-  }
-}
-
+// h=: every header the message has from SignHeaders, top to bottom, then each of
+// OversignHeaders once more (RFC 6376 §5.4.2: a name with no instance left signs its absence,
+// so a copy added later breaks the signature). Hashing takes, for each name in h=, the
+// bottom-most instance not yet taken (§5.4.2), and nothing when none is left.
 void Signing::endOfHeaders() {
-  if (!error_.empty()) return;
-  for (auto& h : handles_) {
-    const DKIM_STAT s = dkim_eoh(h.dkim);
-    if (s != DKIM_STAT_OK) fail(h, "end of headers", s);
+  const auto& options = signer_.options();
+  std::vector<std::string> names;
+  for (const auto& [name, value] : headers_) {
+    std::string lower = util::toLower(name);
+    if (std::find(options.signHeaders.begin(), options.signHeaders.end(), lower) != options.signHeaders.end()) {
+      names.push_back(std::move(lower));
+    }
   }
+  std::vector<bool> taken(headers_.size(), false);
+  for (const auto& name : names) {
+    for (size_t i = headers_.size(); i-- > 0;) {
+      if (!taken[i] && util::iequals(headers_[i].first, name)) {
+        taken[i] = true;
+        canonicalHeader(options.header, headers_[i].first, headers_[i].second, canonicalHeaders_);
+        break;
+      }
+    }
+  }
+  names.insert(names.end(), options.oversignHeaders.begin(), options.oversignHeaders.end());
+  for (const auto& name : names) headerList_ += (headerList_.empty() ? "" : ":") + name;
+  headers_.clear();
+  headers_.shrink_to_fit();
 }
 
-void Signing::body(std::string_view chunk) {
-  if (!error_.empty() || chunk.empty()) return;
-  auto* data = reinterpret_cast<u_char*>(const_cast<char*>(chunk.data()));
-  for (auto& h : handles_) {
-    const DKIM_STAT s = dkim_body(h.dkim, data, chunk.size());
-    if (s != DKIM_STAT_OK) fail(h, "body", s);
+void Signing::body(std::string_view chunk) { body_->update(chunk); }
+
+std::string Signing::signatureFor(const SignatureSpec& spec, const std::string& bodyHash, long long now,
+                                  std::string* error) const {
+  const auto& options = signer_.options();
+  const PrivateKey& key = *spec.entry->key;
+  const auto canonName = [](Canonicalization c) { return c == Canonicalization::Simple ? "simple" : "relaxed"; };
+  Folder field;
+  field.add("", "v=1;");
+  field.add(" ", "a=" + std::string(signatureAlgorithm(key.algorithm)) + ";");
+  field.add(" ", std::string("c=") + canonName(options.header) + "/" + canonName(options.body) + ";");
+  field.add(" ", "d=" + spec.domain + ";");
+  if (!spec.identity.empty()) field.add(" ", "i=" + quotedPrintable(spec.identity) + ";");
+  field.add(" ", "s=" + spec.selector + ";");
+  field.add(" ", "t=" + std::to_string(now) + ";");
+  if (options.signatureTtl > 0) field.add(" ", "x=" + std::to_string(now + options.signatureTtl) + ";");
+  // h= folds after its colons (RFC 6376 §3.5: FWS around ':' is allowed).
+  size_t start = 0;
+  const std::string h = headerList_ + ";";
+  while (start < h.size()) {
+    const size_t colon = h.find(':', start);
+    const size_t end = colon == std::string::npos ? h.size() : colon + 1;
+    field.add(start == 0 ? " " : "", (start == 0 ? "h=" : "") + h.substr(start, end - start));
+    start = end;
   }
+  field.add(" ", "bh=" + bodyHash + ";");
+  field.add(" ", "b=");
+
+  // RFC 6376 §3.7: the selected headers, then this field with an empty b= and no CRLF.
+  std::string data = canonicalHeaders_;
+  canonicalHeader(options.header, "DKIM-Signature", " " + field.text(), data);
+  data.resize(data.size() - 2);
+
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::string signature;
+  size_t size = 0;
+  bool ok = false;
+  if (key.algorithm == KeyAlgorithm::Ed25519) {
+    // RFC 8463 §3: PureEdDSA over the SHA-256 hash of the data.
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned digestSize = 0;
+    ok = ctx && EVP_Digest(data.data(), data.size(), digest, &digestSize, EVP_sha256(), nullptr) == 1 &&
+         EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) == 1 &&
+         EVP_DigestSign(ctx.get(), nullptr, &size, digest, digestSize) == 1;
+    signature.resize(size);
+    ok = ok && EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, digest,
+                              digestSize) == 1;
+  } else {
+    ok = ctx && EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.pkey.get()) == 1 &&
+         EVP_DigestSignUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+         EVP_DigestSignFinal(ctx.get(), nullptr, &size) == 1;
+    signature.resize(size);
+    ok = ok && EVP_DigestSignFinal(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size) == 1;
+  }
+  if (!ok) {
+    *error = "d=" + spec.domain + " s=" + spec.selector + ": cannot sign (" + id_ + "): " + opensslError();
+    return {};
+  }
+  field.addFree(base64(reinterpret_cast<const unsigned char*>(signature.data()), size));
+  return field.text();
 }
 
 bool Signing::finish(std::vector<MadeSignature>* signatures, std::string* error) {
-  for (auto& h : handles_) {
-    if (!error_.empty()) break;
-    DKIM_STAT s = dkim_eom(h.dkim, nullptr);
-    if (s != DKIM_STAT_OK) {
-      fail(h, "signing", s);
-      break;
+  const std::string bodyHash = body_->finish();
+  const long long now = static_cast<long long>(std::time(nullptr));
+  for (const auto& spec : specs_) {
+    if (!spec.entry || !spec.entry->key || !spec.entry->key->pkey) {
+      *error = "d=" + spec.domain + " s=" + spec.selector + ": no key loaded";
+      signatures->clear();
+      return false;
     }
-    u_char* value = nullptr;
-    size_t length = 0;
-    // The first line starts after "DKIM-Signature: ".
-    s = dkim_getsighdr_d(h.dkim, sizeof "DKIM-Signature: " - 1, &value, &length);
-    if (s != DKIM_STAT_OK || value == nullptr) {
-      fail(h, "signature header", s);
-      break;
+    std::string value = signatureFor(spec, bodyHash, now, error);
+    if (value.empty()) {
+      signatures->clear();
+      return false;
     }
-    signatures->push_back({h.spec.domain, h.spec.selector,
-                           std::string(signatureAlgorithm(h.spec.entry->key->algorithm)),
-                           fold(std::string_view(reinterpret_cast<char*>(value), length),
-                                relaxedHeaders_)});
-  }
-  if (!error_.empty()) {
-    signatures->clear();
-    *error = error_;
-    return false;
+    signatures->push_back({spec.domain, spec.selector, std::string(signatureAlgorithm(spec.entry->key->algorithm)),
+                           std::move(value)});
   }
   return true;
 }

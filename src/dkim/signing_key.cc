@@ -111,7 +111,7 @@ std::string unsafeKeyFile(const std::string& path) {
 }
 
 std::optional<PrivateKey> parsePrivateKey(std::string_view text, std::string_view what, std::string* error) {
-  const PkeyPtr key = readKey(text);
+  PkeyPtr key = readKey(text);
   if (!key) {
     *error = std::string(what) +
              ": not a private key (expected PEM, or an Ed25519 seed in base64; encrypted keys are not supported)";
@@ -157,6 +157,7 @@ std::optional<PrivateKey> parsePrivateKey(std::string_view text, std::string_vie
     return std::nullopt;
   }
   out.pem.assign(mem->data, mem->length);
+  out.pkey.reset(key.release(), EVP_PKEY_free);
   return out;
 }
 

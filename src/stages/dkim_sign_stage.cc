@@ -31,7 +31,7 @@ std::string_view signableBecause(const config::Config& config, const Connection&
   return {};
 }
 
-// libopendkim folds with CRLF; milter header values fold with a bare LF (the MTA writes the
+// The signer folds with CRLF; milter header values fold with a bare LF (the MTA writes the
 // line ends), as our Authentication-Results does.
 std::string milterFolding(std::string_view value) {
   std::string out;

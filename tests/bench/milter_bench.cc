@@ -4,12 +4,19 @@
 // daemon's CPU time per message. It measures; it asserts nothing about speed.
 //
 //   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] [--spf yes|no]
-//                [--dmarc yes|no] [--message FILE.eml] [--zone FILE]
+//                [--dmarc yes|no] [--message FILE.eml] [--zone FILE] [--sign none|rsa|ed25519|both]
+//
+// --sign makes every session an authenticated submission ({auth_authen} at MAIL) that the
+// daemon signs for the From domain with the test keys of tests/data/dkim: RSA-2048,
+// Ed25519, or both (two signatures in one pass). A message that comes back without the
+// signatures asked for counts as an error.
 //
 // With SPF (the default) the test DNS server publishes records for the sender and the HELO
 // name, so after the first message the checks run on cached answers: the figures show the
 // evaluation's own cost, not the network's.
 #include <libmilter/mfapi.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +44,7 @@ struct Options {
   bool dmarc = true;
   std::string messageFile;  // --message: send this .eml (CRLF) instead of the built-in message
   std::string zoneFile;     // --zone: more records for the test DNS server (e.g. DKIM keys)
+  std::vector<std::string> signKeys;  // --sign: fixture key files to sign with (authenticated sessions)
 };
 
 constexpr const char* kSpfZone =
@@ -88,7 +96,16 @@ struct Result {
   int errors = 0;
 };
 
-void runSession(const DaemonHarness& daemon, int messages, const MessageParts& message, Result& out) {
+size_t signaturesAdded(const Response& r) {
+  return static_cast<size_t>(std::count_if(r.headers.begin(), r.headers.end(), [](const HeaderChange& h) {
+    return h.kind == 'i' && strcasecmp(h.name.c_str(), "DKIM-Signature") == 0;
+  }));
+}
+
+// `signatures`: how many DKIM-Signature headers each message must get; 0 = an inbound
+// (unauthenticated) session, else an authenticated submission.
+void runSession(const DaemonHarness& daemon, int messages, const MessageParts& message, size_t signatures,
+                Result& out) {
   try {
     const auto& listen = daemon.listenAddress();
     MilterClient c = listen.rfind("unix:", 0) == 0 ? MilterClient::connectUnix(daemon.unixPath())
@@ -99,13 +116,16 @@ void runSession(const DaemonHarness& daemon, int messages, const MessageParts& m
     c.helo("client.example.net");
     for (int i = 0; i < messages; ++i) {
       const auto begin = std::chrono::steady_clock::now();
-      c.macros('M', {{"i", "Q" + std::to_string(i)}, {"{mail_addr}", "sender@remote.example"}});
+      std::vector<std::pair<std::string, std::string>> mailMacros = {{"i", "Q" + std::to_string(i)},
+                                                                      {"{mail_addr}", "sender@remote.example"}};
+      if (signatures > 0) mailMacros.emplace_back("{auth_authen}", "sender");
+      c.macros('M', mailMacros);
       const char mail = c.mailFrom({"<sender@remote.example>", "SIZE=4000"}).action;
       c.macros('R', {{"{rcpt_addr}", "bob@local.example"}});
       const char rcpt = c.rcpt({"<bob@local.example>"}).action;
       const Response eom = c.sendMessage(message.headers, message.body, {{"i", "Q" + std::to_string(i)}});
       c.abort();
-      if (mail != 'c' || rcpt != 'c' || eom.action != 'c') ++out.errors;
+      if (mail != 'c' || rcpt != 'c' || eom.action != 'c' || signaturesAdded(eom) != signatures) ++out.errors;
       out.latencies.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
     }
@@ -148,11 +168,16 @@ int main(int argc, char** argv) {
       options.spf = value == "yes";
     } else if (flag == "--dmarc") {
       options.dmarc = value == "yes";
+    } else if (flag == "--sign" && (value == "none" || value == "rsa" || value == "ed25519" || value == "both")) {
+      options.signKeys.clear();
+      if (value == "rsa" || value == "both") options.signKeys.push_back("rsa2048.pem");
+      if (value == "ed25519" || value == "both") options.signKeys.push_back("ed25519.pem");
     } else if (flag == "--socket") {
       options.sockets = value == "both" ? std::vector<std::string>{"unix", "inet"} : std::vector<std::string>{value};
     } else {
       std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] "
-                   "[--spf yes|no] [--dmarc yes|no] [--message FILE.eml] [--zone FILE]\n";
+                   "[--spf yes|no] [--dmarc yes|no] [--message FILE.eml] [--zone FILE] "
+                   "[--sign none|rsa|ed25519|both]\n";
       return 64;
     }
   }
@@ -170,21 +195,37 @@ int main(int argc, char** argv) {
   std::printf("DMARC: %s\n", options.dmarc ? "on" : "off");
   std::printf("message: %s\n", options.messageFile.empty() ? "built in (20 headers, 2000-byte body, unsigned)"
                                                             : options.messageFile.c_str());
+  std::printf("sessions: %s\n", options.signKeys.empty() ? "inbound (unauthenticated)"
+                                                         : "authenticated submissions, signed with:");
+  for (const auto& key : options.signKeys) std::printf("  %s\n", key.c_str());
   std::printf("%-6s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "sessions", "messages", "msgs/s", "p50 ms", "p99 ms",
               "max ms", "daemon CPU ms/msg");
   for (const auto& kind : options.sockets) {
     TempDir dir;
     dir.write("domains", "local.example\n");
     const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
+    std::string signing;
+    if (!options.signKeys.empty()) {
+      std::string keyTable;
+      for (const auto& key : options.signKeys) {
+        const std::string copy = dir.write(key, readFile(std::string(AUTHMILTER_DKIM_FIXTURES) + "/" + key));
+        chmod(copy.c_str(), 0600);
+        keyTable += "k %:" + key.substr(0, key.find('.')) + ":" + copy + "\n";
+      }
+      dir.write("keytable", keyTable);
+      dir.write("signingtable", "remote.example k\n");
+      signing = "KeyTable keytable\nSigningTable signingtable\n";
+    }
     DaemonHarness daemon(dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
-                                  (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n"));
+                                  (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n") +
+                                  signing);
     daemon.dns()->setZone(kSpfZone + zone);
     for (int sessions : options.sessions) {
       std::vector<Result> results(static_cast<size_t>(sessions));
       const double cpuBefore = cpuMillis(daemon.pid());
       const auto begin = std::chrono::steady_clock::now();
       std::vector<std::thread> threads;
-      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, message, r); });
+      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, message, options.signKeys.size(), r); });
       for (auto& t : threads) t.join();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
       const double cpu = cpuMillis(daemon.pid()) - cpuBefore;

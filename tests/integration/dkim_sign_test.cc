@@ -218,6 +218,90 @@ TEST_F(DkimSignTest, IdentityAndBareLfMessages) {
             std::vector<std::string>{"pass d=example.com s=rsa2048 a=rsa-sha256"});
 }
 
+// The bodies where canonicalization has edge cases (RFC 6376 §3.4.3-3.4.4): empty, only
+// empty lines, no final CRLF, white space only lines, white space at line ends, a long line.
+TEST_F(DkimSignTest, BodyEdgeCasesVerifyInEveryCanonicalization) {
+  const std::string headers = "From: <alice@example.com>\r\nSubject: edge\r\nDate: Fri, 04 Dec 2026 10:00:00 +0000\r\n";
+  const std::vector<std::string> bodies = {
+      "",
+      "\r\n\r\n\r\n",
+      "no line end",
+      " \t \r\nx \t y\t\r\n \r\n\t\r\n",
+      "line\r\n\r\nafter an empty line   \r\n\r\n",
+      std::string(3000, 'a') + " \t " + std::string(3000, 'b') + "\r\n"};
+  using C = dkim::Canonicalization;
+  for (const C body : {C::Simple, C::Relaxed}) {
+    const dkim::Signer signer(options(C::Simple, body));
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      const std::string message = headers + "\r\n" + bodies[i];
+      const auto made = sign(signer, {spec(i % 2 ? ed_ : rsa_)}, message);
+      ASSERT_EQ(made.size(), 1u);
+      const std::string signedMessage = withSignatures(made, message);
+      EXPECT_EQ(dkimpyVerify(dir_, signedMessage, fixture("keys.zone"))[0].substr(0, 4), "pass")
+          << "body " << i << (body == C::Simple ? " simple" : " relaxed") << "\n" << signedMessage;
+      EXPECT_EQ(ourVerdicts(signedMessage)[0].substr(0, 4), "pass") << "body " << i;
+    }
+  }
+}
+
+// The body hash does not depend on how the body arrives: one chunk, single bytes (a CRLF
+// split between chunks), or bare LF line ends.
+TEST_F(DkimSignTest, BodyHashIsTheSameHoweverTheBodyIsChunked) {
+  const std::string body = "Hello  \r\n\r\nworld\t \r\n\r\n\r\nend";
+  const auto bodyHash = [&](dkim::Canonicalization c, size_t chunk, bool bareLf) {
+    const dkim::Signer signer(options(dkim::Canonicalization::Relaxed, c));
+    dkim::Signing signing(signer, {spec(rsa_)}, "test");
+    signing.header("From", " <alice@example.com>");
+    signing.endOfHeaders();
+    std::string text = body;
+    if (bareLf) {
+      for (size_t at; (at = text.find("\r\n")) != std::string::npos;) text.erase(at, 1);
+    }
+    for (size_t at = 0; at < text.size(); at += chunk) signing.body(std::string_view(text).substr(at, chunk));
+    std::vector<dkim::MadeSignature> made;
+    std::string error;
+    EXPECT_TRUE(signing.finish(&made, &error)) << error;
+    const std::string& value = made.at(0).value;
+    const size_t bh = value.find("bh=");
+    return value.substr(bh, value.find(';', bh) - bh);
+  };
+  for (const auto c : {dkim::Canonicalization::Simple, dkim::Canonicalization::Relaxed}) {
+    const std::string whole = bodyHash(c, body.size(), false);
+    EXPECT_EQ(bodyHash(c, 1, false), whole);
+    EXPECT_EQ(bodyHash(c, 7, false), whole);
+    EXPECT_EQ(bodyHash(c, 1, true), whole);
+  }
+  EXPECT_NE(bodyHash(dkim::Canonicalization::Simple, body.size(), false),
+            bodyHash(dkim::Canonicalization::Relaxed, body.size(), false));
+}
+
+// Many signed headers: h= folds after its colons, and no line of the field is longer than
+// 78 characters, in simple header canonicalization too (the field is hashed as folded).
+TEST_F(DkimSignTest, LongHeaderListsFoldAndStillVerify) {
+  std::string message;
+  for (const char* name : {"List-Id", "List-Help", "List-Unsubscribe", "List-Subscribe", "List-Post", "List-Owner",
+                           "List-Archive", "Resent-Date", "Resent-From", "Resent-To", "In-Reply-To", "References"}) {
+    message += std::string(name) + ": x\r\n";
+  }
+  message += kMessage;
+  for (const auto c : {dkim::Canonicalization::Simple, dkim::Canonicalization::Relaxed}) {
+    const dkim::Signer signer(options(c, c));
+    auto s = spec(ed_);
+    s.identity = "a;b=c@example.com";  // i= in dkim-quoted-printable
+    const auto made = sign(signer, {s}, message);
+    ASSERT_EQ(made.size(), 1u);
+    const std::string line = "DKIM-Signature: " + made[0].value;
+    std::stringstream lines(line);
+    for (std::string l; std::getline(lines, l);) EXPECT_LE(l.size(), 79u) << "(with its CR) " << l;
+    EXPECT_NE(made[0].value.find("i=a=3Bb=3Dc@example.com;"), std::string::npos) << made[0].value;
+    const std::string signedMessage = withSignatures(made, message);
+    EXPECT_EQ(dkimpyVerify(dir_, signedMessage, fixture("keys.zone")),
+              std::vector<std::string>{"pass d=example.com s=ed25519 a=ed25519-sha256"})
+        << signedMessage;
+    EXPECT_EQ(ourVerdicts(signedMessage), std::vector<std::string>{"pass s=ed25519"});
+  }
+}
+
 TEST_F(DkimSignTest, RawEd25519SeedSignsLikeItsPem) {
   // The same key as ed25519.pem, as the raw 32-byte seed in base64.
   std::string error;

@@ -1,14 +1,17 @@
 // DKIM private keys for signing: read from a file once (at start and on SIGHUP, before
-// privileges are dropped at start), checked, and kept in memory in the one form libopendkim
-// takes (PKCS#8 PEM). RSA (PEM, at least 1024 bits, RFC 8301) and Ed25519 (RFC 8463: PEM,
+// privileges are dropped at start), checked, and kept in memory as a parsed OpenSSL key
+// (shared by every signing thread; OpenSSL allows concurrent signing with one key). RSA (PEM, at least 1024 bits, RFC 8301) and Ed25519 (RFC 8463: PEM,
 // or the raw 32-byte seed in base64 as `openssl genpkey` + `openssl pkey -outform DER`
 // extraction and other tools produce it). Key material never reaches a log line or an
 // error message. Also makes new key pairs and their DNS TXT records (authmilter-keygen).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace authmilter::dkim {
 
@@ -19,7 +22,8 @@ std::string_view signatureAlgorithm(KeyAlgorithm algorithm);
 struct PrivateKey {
   KeyAlgorithm algorithm = KeyAlgorithm::Rsa;
   unsigned bits = 0;      // RSA modulus size; 256 for Ed25519
-  std::string pem;        // PKCS#8 PEM, for libopendkim. Secret.
+  std::string pem;        // PKCS#8 PEM (what authmilter-keygen writes). Secret.
+  std::shared_ptr<evp_pkey_st> pkey;  // the key, parsed once, for signing
   std::string publicKey;  // the p= value: SubjectPublicKeyInfo (RSA) or the raw 32 bytes (Ed25519), base64
 };
 

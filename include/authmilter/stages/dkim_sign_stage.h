@@ -4,10 +4,10 @@
 // table gives for the address in its From header, never mail merely relayed inbound. With
 // SenderLoginMap, an authenticated user's mail is signed only for a From address the login
 // owns. The headers are held until the end of the header section (the From decides the
-// keys), then headers and body go once through one libopendkim handle per key. At end of
+// keys), then headers and body go once through the signer (one body hash for every key). At end of
 // message each DKIM-Signature is inserted at the top; our own signatures get no
 // Authentication-Results entry, and the log line names each (d=, s=, a=) or says why none
-// was made. A libopendkim failure answers 451 4.3.0 rather than send unsigned mail that a
+// was made. A signing failure answers 451 4.3.0 rather than send unsigned mail that a
 // p=reject domain's receivers would bounce.
 #pragma once
 
