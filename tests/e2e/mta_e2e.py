@@ -1,0 +1,778 @@
+#!/usr/bin/python3
+# End to end: authmilter behind a real MTA (Postfix, or sendmail), driven by swaks the way
+# SMTP clients are, everything on loopback inside one temporary directory.
+#
+#   mta_e2e.py --mta postfix|sendmail --source SRC --build BUILD [--keep] [--only NAME]
+#
+# Starts the test DNS server (build/tests/authmilter-testdns) with the zone below, authmilter
+# with a test configuration, and the MTA with a private configuration built from the snippets
+# we ship in contrib/ (so the documentation is what is tested); runs every scenario; stops
+# everything. Clients use distinct loopback addresses (127.0.0.10 outside, 127.0.0.20 in
+# IgnoreHosts, 127.0.0.30 a submission user), so nothing is trusted by being local.
+# Mail is never delivered anywhere: every recipient, local or remote, ends in a sink
+# directory the scenarios read. Prints one line per scenario and "N passed, N failed";
+# exits 1 if any failed. A scenario (or a set-up step) that cannot run is a failure, never a skip.
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+import dkim
+
+OUTSIDE = "127.0.0.10"    # an ordinary client on the internet
+IGNORED = "127.0.0.20"    # in IgnoreHosts
+SUBMITTER = "127.0.0.30"  # our own user's client (authenticates on submission)
+PASSWORD = "Secret-Pass-1"
+TIMEOUT = 30.0            # seconds any one thing may take before the scenario fails
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def wait_until(what, predicate, timeout=TIMEOUT):
+    """Polls `predicate` until it returns something true; the deadline makes a hang a failure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_connect(address):
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family) as s:
+        s.settimeout(1)
+        try:
+            s.connect(address)
+            return True
+        except OSError:
+            return False
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, **kw)
+
+
+class Swaks:
+    """One SMTP transaction by swaks; the transcript and the server's replies."""
+
+    def __init__(self, cmd):
+        self.result = run(cmd)
+        self.transcript = self.result.stdout
+        # swaks marks server lines "<-" (and "<~" under TLS), failures "<**" / "<~*".
+        self.replies = [line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
+                        for line in self.transcript.splitlines() if re.match(r"^<[-~*]+ ", line)]
+
+    def has_reply(self, pattern):
+        return any(re.match(pattern, r) for r in self.replies)
+
+    def queue_id(self):
+        for r in self.replies:
+            m = re.match(r"250 .*(?:queued as |2\.0\.0 )(\w+)", r)
+            if m:
+                return m.group(1)
+        return None
+
+
+def message(mid, sender, to, subject="test", extra="", body="Hello.\n"):
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nDate: Fri, 04 Dec 2026 10:00:00 +0000\n"
+            f"Message-ID: <{mid}>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n{extra}\n{body}")
+
+
+class World:
+    def __init__(self, args):
+        self.args = args
+        self.src = pathlib.Path(args.source).resolve()
+        self.build = pathlib.Path(args.build).resolve()
+        # Not under /tmp: sendmail refuses a milter socket below a world-writable directory.
+        base = pathlib.Path("/run/authmilter-e2e")
+        base.mkdir(mode=0o755, exist_ok=True)
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix=f"{args.mta}-", dir=base))
+        os.chmod(self.dir, 0o755)  # the MTA's own users must reach the sink and the socket
+        self.procs = {}
+        self.mta = Postfix(self) if args.mta == "postfix" else Sendmail(self)
+
+    # -- DNS ---------------------------------------------------------------------------------
+    def zone(self):
+        fixtures = self.src / "tests/data/dkim"
+        keys = (fixtures / "keys.zone").read_text()
+        ours = [line.replace("._domainkey.example.com.", "._domainkey.local.test.")
+                for line in keys.splitlines() if re.match(r"^(rsa2048|ed25519)\._domainkey\.example\.com\.", line)]
+        return "\n".join([
+            keys,
+            *ours,
+            # our own domain: mail from it must be signed (p=reject)
+            'local.test. IN TXT "v=spf1 ip4:127.0.0.30 -all"',
+            '_dmarc.local.test. IN TXT "v=DMARC1; p=reject"',
+            # outside senders
+            'client.remote.test. IN A 127.0.0.10',
+            'client.remote.test. IN TXT "v=spf1 a -all"',
+            'example.com. IN TXT "v=spf1 ip4:127.0.0.10 -all"',
+            '_dmarc.example.com. IN TXT "v=DMARC1; p=reject"',
+            'spffail.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
+            'reject.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
+            '_dmarc.reject.test. IN TXT "v=DMARC1; p=reject"',
+            'quarantine.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
+            '_dmarc.quarantine.test. IN TXT "v=DMARC1; p=quarantine"',
+            'remote.test. IN TXT "v=spf1 -all"',
+        ]) + "\n"
+
+    def start_dns(self):
+        zone = self.dir / "test.zone"
+        zone.write_text(self.zone())
+        self.zone_file = zone
+        p = subprocess.Popen([str(self.build / "tests/authmilter-testdns"), str(zone)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs["dns"] = p
+        line = p.stdout.readline()
+        m = re.search(r"listening on port (\d+)", line)
+        check(m, "test DNS server did not start: " + line)
+        self.dns_port = int(m.group(1))
+
+    # -- authmilter ----------------------------------------------------------------------------
+    def write_authmilter_conf(self):
+        d = self.dir
+        for name, fixture in (("rsa.key", "rsa2048.pem"), ("ed.key", "ed25519.pem")):
+            shutil.copy(self.src / "tests/data/dkim" / fixture, d / name)
+            os.chmod(d / name, 0o600)
+        (d / "local-domains").write_text("local.test\n")
+        (d / "ignore-hosts").write_text(IGNORED + "\n")
+        # The default trusts all of 127.0.0.0/8; the test clients are outsiders on it.
+        (d / "trusted-networks").write_text("127.0.0.1\n::1\n")
+        # Postfix passes the login as the client typed it, sendmail without the realm.
+        (d / "sender-logins").write_text("alice@local.test alice@local.test\nalice alice@local.test\n")
+        (d / "keytable").write_text(f"local local.test:rsa2048:{d}/rsa.key\nlocal local.test:ed25519:{d}/ed.key\n")
+        (d / "signingtable").write_text("local.test local\n")
+        (d / "authmilter.conf").write_text(f"""\
+Socket unix:{d}/authmilter.sock
+UMask 000
+PidFile {d}/authmilter.pid
+Syslog no
+LogFile {d}/authmilter.log
+AuthservID mx.local.test
+LocalDomains local-domains
+TrustedNetworks trusted-networks
+IgnoreHosts ignore-hosts
+SubmissionDaemons MSA, ORIGINATING
+SenderLoginMap sender-logins
+Nameservers 127.0.0.1:{self.dns_port}
+DNSTimeout 2s
+KeyTable keytable
+SigningTable signingtable
+""")
+
+    def start_authmilter(self):
+        sock = str(self.dir / "authmilter.sock")
+        p = subprocess.Popen([str(self.build / "authmilter"), "-f", "-c", str(self.dir / "authmilter.conf")],
+                             stdout=open(self.dir / "authmilter.out", "a"), stderr=subprocess.STDOUT)
+        self.procs["authmilter"] = p
+        wait_until("authmilter's socket", lambda: p.poll() is not None or can_connect(sock))
+        check(p.poll() is None, "authmilter exited: " + (self.dir / "authmilter.out").read_text())
+
+    def kill_authmilter(self):
+        p = self.procs.pop("authmilter")
+        p.kill()
+        p.wait(timeout=TIMEOUT)
+
+    def log_lines(self, needle):
+        path = self.dir / "authmilter.log"
+        text = path.read_text() if path.exists() else ""
+        return [line for line in text.splitlines() if needle in line]
+
+    # -- running -------------------------------------------------------------------------------
+    def start(self):
+        self.sink = self.dir / "sink"
+        self.sink.mkdir()
+        os.chmod(self.sink, 0o1777)
+        self.start_dns()
+        self.write_authmilter_conf()
+        self.start_authmilter()
+        self.mta.start()
+
+    def stop(self):
+        try:
+            self.mta.stop()
+        finally:
+            for p in self.procs.values():
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            if not self.args.keep:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def swaks(self, *, port, client=OUTSIDE, helo="client.remote.test", sender, to, data, auth=None, tls=False):
+        path = self.dir / f"msg-{uuid.uuid4().hex}.eml"
+        path.write_text(data)
+        cmd = ["swaks", "--server", f"127.0.0.1:{port}", "--local-interface", client, "--helo", helo,
+               "--from", sender, "--to", to, "--data", str(path), "--timeout", str(int(TIMEOUT))]
+        if tls:
+            cmd += ["--tls"]
+        if auth:
+            cmd += ["--auth", auth, "--auth-user", self.mta.login, "--auth-password", PASSWORD]
+        return Swaks(cmd)
+
+    def delivered(self, mid):
+        """The delivered copy (headers and body, CRLF) of the message with Message-ID <mid>."""
+        def find():
+            for f in sorted(self.sink.iterdir()):
+                text = f.read_bytes()
+                if f"<{mid}>".encode() in text:
+                    return text
+            return None
+        raw = wait_until(f"delivery of <{mid}>", find)
+        return re.sub(rb"\r?\n", b"\r\n", raw)
+
+    def not_delivered(self, mid):
+        return not any(f"<{mid}>".encode() in f.read_bytes() for f in self.sink.iterdir())
+
+
+def header_values(raw, name):
+    msg = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    unfolded = re.sub(r"\r\n[ \t]", " ", msg)
+    return [line.split(":", 1)[1].strip() for line in unfolded.split("\r\n")
+            if line.lower().startswith(name.lower() + ":")]
+
+
+def our_ar(raw):
+    values = [v for v in header_values(raw, "Authentication-Results") if v.startswith("mx.local.test")]
+    check(len(values) == 1, f"expected one Authentication-Results of ours, got {values}")
+    return values[0]
+
+
+def dkim_verdicts(world, raw):
+    path = world.dir / f"verify-{uuid.uuid4().hex}.eml"
+    path.write_bytes(raw)
+    r = run(["/usr/bin/python3", str(world.src / "tests/support/dkimpy_verify.py"), str(path), str(world.zone_file)])
+    check(r.returncode == 0, "dkimpy_verify.py: " + r.stdout)
+    return r.stdout.splitlines()
+
+
+def sign_as_example_com(world, text):
+    key = (world.src / "tests/data/dkim/rsa2048.pem").read_bytes()
+    data = re.sub(r"\r?\n", "\r\n", text).encode()
+    sig = dkim.sign(data, b"rsa2048", b"example.com", key, include_headers=[b"from", b"to", b"subject", b"date"])
+    return (sig + data).decode().replace("\r\n", "\n")
+
+
+# -- the MTAs ------------------------------------------------------------------------------------
+
+def make_sasldb(d, group):
+    """A sasldb with user alice in realm local.test, as a site makes one with saslpasswd2."""
+    db = d / "sasldb2"
+    r = subprocess.run(["saslpasswd2", "-f", str(db), "-c", "-p", "-u", "local.test", "alice"],
+                       input=PASSWORD, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "saslpasswd2: " + r.stdout)
+    shutil.chown(db, group=group)
+    os.chmod(db, 0o640)
+    return db
+
+
+def sasl_conf(db):
+    return f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: {db}\nmech_list: PLAIN LOGIN\n"
+
+
+class Postfix:
+    name = "postfix"
+    login = "alice@local.test"
+    milter_down_reply = r"451 4\.7\.1 "  # milter_default_action = tempfail
+
+    def __init__(self, world):
+        self.w = world
+        self.conf = world.dir / "postfix"
+
+    def start(self):
+        d, w = self.w.dir, self.w
+        self.port, self.submission_port = free_port(), free_port()
+        self.conf.mkdir()
+        for sub in ("spool", "data"):
+            (d / sub).mkdir()
+        shutil.chown(d / "data", user="postfix", group="postfix")
+        self.make_tls()
+        self.make_sasl()
+        contrib_main = (w.src / "contrib/postfix-main.cf").read_text()
+        # Our shipped snippet, with the socket where this test's authmilter listens (no chroot here).
+        contrib_main = contrib_main.replace("unix:/authmilter/authmilter.sock", f"unix:{d}/authmilter.sock")
+        check(f"unix:{d}/authmilter.sock" in contrib_main, "contrib/postfix-main.cf no longer names the socket")
+        (self.conf / "main.cf").write_text(f"""\
+compatibility_level = 3.6
+queue_directory = {d}/spool
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.local.test
+mydomain = local.test
+myorigin = local.test
+mydestination = local.test
+mynetworks = 127.0.0.1/32
+local_recipient_maps =
+alias_maps =
+alias_database =
+smtpd_peername_lookup = no
+smtputf8_enable = no
+biff = no
+# The milter is the only relay gate (smtpd_relay_restrictions = permit kills every smtpd).
+smtpd_relay_restrictions = check_client_access static:OK, reject_unauth_destination
+# Every recipient, local or remote, ends in the test's sink.
+local_transport = sink
+default_transport = sink
+relay_transport = sink
+virtual_transport = sink
+maillog_file = {d}/postfix.log
+maillog_file_prefixes = {d}
+smtpd_tls_cert_file = {d}/tls.crt
+smtpd_tls_key_file = {d}/tls.key
+smtpd_tls_security_level = may
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+{contrib_main}
+""")
+        contrib_master = (w.src / "contrib/postfix-master.cf").read_text()
+        entry = re.sub(r"^submission inet n\s+-\s+y\s+", f"127.0.0.1:{self.submission_port} inet n - n ",
+                       contrib_master, flags=re.M)
+        check(f"127.0.0.1:{self.submission_port}" in entry, "contrib/postfix-master.cf: no submission entry")
+        (self.conf / "master.cf").write_text(f"""\
+127.0.0.1:{self.port} inet n - n - - smtpd
+{entry}
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+sink      unix  -       n       n       -       -       pipe
+  user=nobody argv=/bin/sh -c {{cat > "$$0"}} {d}/sink/${{queue_id}}.${{recipient}}
+""")
+        r = run(["postfix", "-c", str(self.conf), "start"])
+        check(r.returncode == 0, "postfix start: " + r.stdout)
+        wait_until("Postfix's smtpd", lambda: can_connect(("127.0.0.1", self.port)))
+        wait_until("Postfix's submission smtpd", lambda: can_connect(("127.0.0.1", self.submission_port)))
+
+    def make_tls(self):  # also used by Sendmail
+        d = self.w.dir
+        r = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.local.test",
+                 "-keyout", str(d / "tls.key"), "-out", str(d / "tls.crt")])
+        check(r.returncode == 0, "openssl req: " + r.stdout)
+
+    def make_sasl(self):
+        db = make_sasldb(self.w.dir, group="postfix")
+        # Debian's smtpd reads its SASL configuration from $config_directory/sasl/smtpd.conf only.
+        (self.conf / "sasl").mkdir()
+        (self.conf / "sasl/smtpd.conf").write_text(sasl_conf(db))
+
+    @property
+    def milter_checked_submission_port(self):
+        return self.submission_port
+
+    def stop(self):
+        if self.conf.exists():
+            run(["postfix", "-c", str(self.conf), "stop"])
+
+    def queue(self):
+        r = run(["postqueue", "-c", str(self.conf), "-j"])
+        return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+    def held(self, queue_id):
+        return any(q["queue_id"] == queue_id and q["queue_name"] == "hold" for q in self.queue())
+
+    def queued_ids(self):
+        return [q["queue_id"] for q in self.queue()]
+
+
+class Sendmail:
+    """sendmail from Debian's packages, unpacked (it conflicts with postfix), run in a private
+    mount + UTS namespace: its own host name, /etc/hosts and nsswitch.conf (host lookups from
+    files only: sendmail resolves its own name and its clients' before anything else, and
+    would ask the machine's DNS), and its SASL configuration over /usr/lib/sasl2 (it wipes its
+    environment, so SASL_CONF_PATH cannot point there)."""
+
+    name = "sendmail"
+    login = "alice@local.test"
+    milter_down_reply = r"451 4\.3\.2 "  # F=T
+    debs = ("sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0")
+
+    def __init__(self, world):
+        self.w = world
+        self.root = world.dir / "sendmail-root"
+        self.proc = None
+
+    def unpack(self):
+        cache = pathlib.Path(os.environ.get("AUTHMILTER_SENDMAIL_DEBS", "/var/cache/authmilter-tests/sendmail"))
+        for package in self.debs:
+            found = sorted(cache.glob(f"{package}_*.deb"))
+            check(found, f"{cache}/{package}_*.deb missing: contrib/install-deps downloads it")
+            r = run(["dpkg-deb", "-x", str(found[-1]), str(self.root)])
+            check(r.returncode == 0, "dpkg-deb: " + r.stdout)
+        self.binary = self.root / "usr/libexec/sendmail/sendmail"
+        # Without its setgid bit the dynamic loader honours LD_LIBRARY_PATH (libwrap0 is unpacked too).
+        os.chmod(self.binary, 0o755)
+
+    def command(self, *args):
+        d = self.w.dir
+        script = (f"hostname mx.local.test && mount --bind {d}/etc/hosts /etc/hosts && "
+                  f"mount --bind {d}/etc/nsswitch.conf /etc/nsswitch.conf && "
+                  f"mount --bind {d}/etc/resolv.conf /etc/resolv.conf && "
+                  f"mount --bind {d}/sasl /usr/lib/sasl2 && "
+                  f"LD_LIBRARY_PATH={self.root}/usr/lib/x86_64-linux-gnu exec {self.binary} -C {d}/sendmail.cf "
+                  + " ".join(args))
+        return ["unshare", "-m", "-u", "sh", "-c", script]
+
+    def start(self):
+        d, w = self.w.dir, self.w
+        self.port, self.submission_port, self.msa_port = free_port(), free_port(), free_port()
+        self.unpack()
+        (d / "etc").mkdir()
+        (d / "etc/hosts").write_text("127.0.0.1 mx.local.test mx localhost\n")
+        (d / "etc/nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files\n")
+        (d / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
+        (d / "mqueue").mkdir(mode=0o700)
+        (d / "local-host-names").write_text("local.test\nmx.local.test\n")
+        sink = d / "sink.sh"
+        sink.write_text(f'#!/bin/sh\ncat > "{d}/sink/sendmail.$$.$1"\n')
+        os.chmod(sink, 0o755)
+        Postfix.make_tls(self)
+        self.make_sasl()
+        contrib = (w.src / "contrib/sendmail.mc").read_text()
+        contrib = contrib.replace("S=local:/run/authmilter/authmilter.sock", f"S=local:{d}/authmilter.sock")
+        contrib = contrib.replace("Port=smtp,", f"Port={self.port}, Addr=127.0.0.1,")
+        contrib = contrib.replace("Port=submission,", f"Port={self.submission_port}, Addr=127.0.0.1,")
+        for needle in (f"S=local:{d}/", f"Port={self.port},", f"Port={self.submission_port},"):
+            check(needle in contrib, f"contrib/sendmail.mc changed: {needle} not found")
+        mc = f"""\
+divert(0)dnl
+VERSIONID(`authmilter e2e')dnl
+OSTYPE(`linux')dnl
+define(`confDOMAIN_NAME', `mx.local.test')dnl
+define(`QUEUE_DIR', `{d}/mqueue')dnl
+define(`confPID_FILE', `{d}/sendmail.pid')dnl
+define(`STATUS_FILE', `{d}/statistics')dnl
+undefine(`ALIAS_FILE')dnl
+define(`confCW_FILE', `{d}/local-host-names')dnl
+define(`confHOSTS_FILE', `{d}/etc/hosts')dnl
+define(`confDONT_PROBE_INTERFACES', `True')dnl
+define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
+define(`confTO_IDENT', `0s')dnl
+define(`confDEF_USER_ID', `nobody:nogroup')dnl
+define(`confSERVER_CERT', `{d}/tls.crt')dnl
+define(`confSERVER_KEY', `{d}/tls.key')dnl
+define(`confCACERT', `{d}/tls.crt')dnl
+define(`confCACERT_PATH', `{d}')dnl
+define(`confAUTH_MECHANISMS', `PLAIN LOGIN')dnl
+TRUST_AUTH_MECH(`PLAIN LOGIN')dnl
+define(`LOCAL_MAILER_PATH', `{d}/sink.sh')dnl
+define(`LOCAL_MAILER_ARGS', `sink.sh $u')dnl
+MODIFY_MAILER_FLAGS(`LOCAL', `-w')dnl
+FEATURE(`no_default_msa')dnl
+FEATURE(`nocanonify')dnl
+FEATURE(`accept_unresolvable_domains')dnl
+FEATURE(`accept_unqualified_senders')dnl
+dnl authmilter is the relay gate under test: sendmail relays for anyone it lets through.
+FEATURE(`promiscuous_relay')dnl
+{contrib}
+dnl An MSA that does not require AUTH itself (M=E): authmilter's own 530 is tested there.
+DAEMON_OPTIONS(`Port={self.msa_port}, Addr=127.0.0.1, Name=MSA, M=E')dnl
+MAILER(`local')dnl
+MAILER(`smtp')dnl
+LOCAL_RULE_0
+R$* < @ $* > $*\t$#sink $@ $2 $: $1 < @ $2 > $3
+MAILER_DEFINITIONS
+Msink, P={d}/sink.sh, F=lsDFMqn, S=EnvFromSMTP/HdrFromSMTP, R=EnvToSMTP, T=DNS/RFC822/SMTP, A=sink.sh $u
+"""
+        (d / "sendmail.mc").write_text(mc)
+        cf = self.root / "usr/share/sendmail/cf"
+        r = subprocess.run(["m4", f"-D_CF_DIR_={cf}/", f"{cf}/m4/cf.m4", str(d / "sendmail.mc")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        check(r.returncode == 0 and "ERROR" not in r.stderr, "m4: " + r.stderr[-2000:])
+        (d / "sendmail.cf").write_text(r.stdout)
+        self.proc = subprocess.Popen(self.command("-bD", "-q10s", "-O", "LogLevel=9"),
+                                     stdout=open(d / "sendmail.out", "a"), stderr=subprocess.STDOUT)
+        for port in (self.port, self.submission_port, self.msa_port):
+            wait_until(f"sendmail on port {port}", lambda: self.proc.poll() is not None or can_connect(("127.0.0.1", port)))
+            check(self.proc.poll() is None, "sendmail exited: " + (d / "sendmail.out").read_text())
+
+    def make_sasl(self):
+        db = make_sasldb(self.w.dir, group="root")
+        (self.w.dir / "sasl").mkdir()
+        (self.w.dir / "sasl/Sendmail.conf").write_text(sasl_conf(db))
+
+    @property
+    def milter_checked_submission_port(self):
+        return self.msa_port
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def listing(self, *args):
+        r = run(self.command("-bp", *args))
+        return re.findall(r"^([0-9A-Za-z]{14})[*X-]?\s", r.stdout, flags=re.M)
+
+    def held(self, queue_id):
+        return queue_id in self.listing("-qQ")
+
+    def queued_ids(self):
+        return sorted(self.listing() + self.listing("-qQ"))
+
+
+# -- the scenarios -------------------------------------------------------------------------------
+
+SCENARIOS = []
+
+
+def scenario(fn):
+    SCENARIOS.append(fn)
+    return fn
+
+
+def new_id(tag):
+    return f"{tag}.{uuid.uuid4().hex[:12]}@e2e.test"
+
+
+def refused_from_outside(w, tag, *, sender, to, author, reply, when):
+    """Sends from an outside client and checks the refusal: the reply, nothing queued, nothing delivered."""
+    mid = new_id(tag)
+    before = w.mta.queued_ids()
+    s = w.swaks(port=w.mta.port, sender=sender, to=to, data=message(mid, author, to))
+    check(s.has_reply(reply), f"expected {reply} {when}:\n" + s.transcript)
+    check(w.mta.queued_ids() == before, "something was queued")
+    check(w.not_delivered(mid), "the message was delivered")
+
+
+@scenario
+def unauthenticated_relay_is_refused(w):
+    refused_from_outside(w, "relay", sender="someone@remote.test", to="victim@elsewhere.test",
+                         author="someone@remote.test", reply=r"550 5\.7\.1 ", when="at RCPT")
+    check(any("relay denied for <victim@elsewhere.test>" in l for l in w.log_lines("action=reject")),
+          "authmilter did not log the refusal")
+
+
+@scenario
+def authenticated_submission_relays_signed(w):
+    for mech in ("PLAIN", "LOGIN"):
+        mid = new_id("submit-" + mech.lower())
+        s = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
+                    to="bob@remote.test", data=message(mid, "Alice <alice@local.test>", "bob@remote.test"),
+                    auth=mech, tls=True)
+        check(s.result.returncode == 0, f"AUTH {mech} submission failed:\n" + s.transcript)
+        raw = w.delivered(mid)
+        ar = our_ar(raw)
+        check("auth=pass" in ar, "A-R without auth=pass: " + ar)
+        check("dmarc=" not in ar or "dmarc=fail" not in ar, ar)
+        verdicts = dkim_verdicts(w, raw)
+        check(verdicts == ["pass d=local.test s=rsa2048 a=rsa-sha256", "pass d=local.test s=ed25519 a=ed25519-sha256"],
+              f"signatures: {verdicts}\n{raw.decode()}")
+        qid = s.queue_id()
+        lines = w.log_lines(f"{qid}:") if qid else []
+        check(any("dkim_sign=" in l and "s=ed25519" in l and "auth=alice" in l for l in lines),
+              f"log line for {qid} does not name the signatures and the login: {lines}")
+
+
+@scenario
+def unauthenticated_submission_is_refused(w):
+    # authmilter's own check, on a submission listener whose MTA does not demand AUTH itself.
+    mid = new_id("noauth")
+    s = w.swaks(port=w.mta.milter_checked_submission_port, client=SUBMITTER, helo="laptop.local.test",
+                sender="alice@local.test", to="bob@remote.test",
+                data=message(mid, "alice@local.test", "bob@remote.test"), tls=True)
+    check(s.has_reply(r"530 5\.7\.0 "), "expected 530 5.7.0 at MAIL:\n" + s.transcript)
+    check(w.not_delivered(mid), "the message was delivered")
+    check(any("unauthenticated submission on" in l and "action=reject" in l for l in w.log_lines("from=<alice@local.test>")),
+          "authmilter did not log the refusal")
+    # The shipped submission listener (sendmail's M=Ea refuses before the milter sees MAIL).
+    s = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
+                to="bob@remote.test", data=message(mid, "alice@local.test", "bob@remote.test"), tls=True)
+    check(s.has_reply(r"530 5\.7\.0 "), "expected 530 5.7.0 at MAIL:\n" + s.transcript)
+    check(w.not_delivered(mid), "the message was delivered")
+
+
+@scenario
+def inbound_mail_for_a_local_user_is_delivered_with_results(w):
+    mid = new_id("inbound")
+    s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test",
+                data=message(mid, "someone@remote.test", "bob@local.test"))
+    check(s.result.returncode == 0, "inbound mail refused:\n" + s.transcript)
+    raw = w.delivered(mid)
+    ar = our_ar(raw)
+    check("spf=fail" in ar and "smtp.mailfrom=someone@remote.test" in ar, "A-R: " + ar)
+    check(not header_values(raw, "DKIM-Signature"), "inbound mail was signed")
+
+
+@scenario
+def spf_and_dkim_results_reach_the_header(w):
+    # SPF pass + DKIM pass (signed by dkimpy) from an outside client.
+    mid = new_id("dkim-pass")
+    good = sign_as_example_com(w, message(mid, "news@example.com", "bob@local.test"))
+    s = w.swaks(port=w.mta.port, sender="news@example.com", to="bob@local.test", data=good)
+    check(s.result.returncode == 0, s.transcript)
+    ar = our_ar(w.delivered(mid))
+    for part in ("spf=pass", "dkim=pass header.d=example.com", "dmarc=pass"):
+        check(part in ar, f"{part} missing: {ar}")
+    # The same, its body changed after signing: DKIM fails, DMARC still passes through SPF.
+    mid = new_id("dkim-fail")
+    bad = sign_as_example_com(w, message(mid, "news@example.com", "bob@local.test")).replace("Hello.", "Hellp.")
+    s = w.swaks(port=w.mta.port, sender="news@example.com", to="bob@local.test", data=bad)
+    check(s.result.returncode == 0, s.transcript)
+    ar = our_ar(w.delivered(mid))
+    check("dkim=fail" in ar and "dmarc=pass" in ar, "A-R: " + ar)
+    # SPF fail (no DMARC record): recorded, not refused (SPFRejectFail no).
+    mid = new_id("spf-fail")
+    s = w.swaks(port=w.mta.port, sender="x@spffail.test", to="bob@local.test",
+                data=message(mid, "x@spffail.test", "bob@local.test"))
+    check(s.result.returncode == 0, s.transcript)
+    ar = our_ar(w.delivered(mid))
+    check("spf=fail" in ar and "smtp.mailfrom=x@spffail.test" in ar, "A-R: " + ar)
+
+
+@scenario
+def dmarc_reject_is_refused(w):
+    refused_from_outside(w, "forged", sender="ceo@reject.test", to="bob@local.test", author="CEO <ceo@reject.test>",
+                         reply=r"550 5\.7\.1 ", when="after DATA")
+    check(any("action=reject" in l for l in w.log_lines("reject.test")), "no reject log line")
+
+
+@scenario
+def dmarc_quarantine_is_held(w):
+    mid = new_id("quarantine")
+    s = w.swaks(port=w.mta.port, sender="billing@quarantine.test", to="bob@local.test",
+                data=message(mid, "billing@quarantine.test", "bob@local.test"))
+    check(s.result.returncode == 0, s.transcript)
+    qid = s.queue_id()
+    check(qid, "no queue id in:\n" + s.transcript)
+    wait_until(f"{qid} in the quarantine", lambda: w.mta.held(qid))
+    check(w.not_delivered(mid), "the quarantined message was delivered")
+
+
+@scenario
+def authenticated_user_may_send_as_a_reject_domain(w):
+    mid = new_id("auth-reject-from")
+    s = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
+                to="bob@remote.test", data=message(mid, "ceo@reject.test", "bob@remote.test"), auth="PLAIN", tls=True)
+    check(s.result.returncode == 0, s.transcript)
+    raw = w.delivered(mid)
+    ar = our_ar(raw)
+    check("auth=pass" in ar and "dmarc=fail" not in ar, "A-R: " + ar)
+    check(not header_values(raw, "DKIM-Signature"), "signed for a domain the table does not cover")
+
+
+@scenario
+def ignored_host_is_not_checked(w):
+    mid = new_id("ignored")
+    s = w.swaks(port=w.mta.port, client=IGNORED, sender="ceo@reject.test", to="bob@local.test",
+                data=message(mid, "ceo@reject.test", "bob@local.test"))
+    check(s.result.returncode == 0, "IgnoreHosts client refused:\n" + s.transcript)
+    ar = our_ar(w.delivered(mid))
+    check("dmarc=" not in ar and "spf=" not in ar, "checks ran for an IgnoreHosts client: " + ar)
+    qid = s.queue_id()
+    check(any("ignored=yes" in l for l in w.log_lines(f"{qid}:")), "log does not say ignored=yes")
+
+
+@scenario
+def milter_down_tempfails_and_loses_nothing(w):
+    mid = new_id("milter-down")
+    data = message(mid, "someone@remote.test", "bob@local.test")
+    w.kill_authmilter()
+    try:
+        before = w.mta.queued_ids()
+        s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
+        check(s.has_reply(w.mta.milter_down_reply), f"expected {w.mta.milter_down_reply} at MAIL:\n" + s.transcript)
+        # A submission fails too (AUTH or MAIL temp-fails): retried later, never relayed unsigned.
+        sub = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
+                      to="bob@remote.test", data=message(new_id("down-submit"), "alice@local.test", "bob@remote.test"),
+                      auth="PLAIN", tls=True)
+        check(sub.result.returncode != 0 and sub.has_reply(r"4\d\d "), "expected a 4xx on submission:\n" + sub.transcript)
+        check(w.mta.queued_ids() == before, "something was queued while authmilter was down")
+        check(w.not_delivered(mid), "delivered unchecked while authmilter was down")
+    finally:
+        w.start_authmilter()
+    s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
+    check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
+    our_ar(w.delivered(mid))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mta", choices=["postfix", "sendmail"], required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", help="run only the scenarios whose name contains this")
+    args = ap.parse_args()
+    passed = failed = 0
+    world = None
+    try:
+        world = World(args)
+        world.start()
+        print(f"{args.mta}: {world.dir}", flush=True)
+        for fn in SCENARIOS:
+            if args.only and args.only not in fn.__name__:
+                continue
+            start = time.monotonic()
+            try:
+                fn(world)
+                passed += 1
+                print(f"ok   {args.mta} {fn.__name__} ({time.monotonic() - start:.1f}s)", flush=True)
+            except Exception as e:  # noqa: BLE001 - every scenario failure is reported, then the next runs
+                failed += 1
+                detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
+                print(f"FAIL {args.mta} {fn.__name__}: {detail}", flush=True)
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print(f"FAIL {args.mta} setup: {e if isinstance(e, Failure) else traceback.format_exc()}", flush=True)
+        if world is not None:
+            for log in ("authmilter.out", "authmilter.log", "postfix.log", "sendmail.out"):
+                p = world.dir / log
+                if p.exists():
+                    print(f"--- {log}\n{p.read_text()[-4000:]}")
+    finally:
+        if world is not None:
+            world.stop()
+    print(f"{args.mta}: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
