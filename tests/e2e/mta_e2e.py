@@ -164,7 +164,7 @@ class World:
         (d / "ignore-hosts").write_text(IGNORED + "\n")
         # The default trusts all of 127.0.0.0/8; the test clients are outsiders on it.
         (d / "trusted-networks").write_text("127.0.0.1\n::1\n")
-        # Postfix passes the login as the client typed it, sendmail without the realm.
+        # Both MTAs pass {auth_authen} as the client typed the login: with or without the realm.
         (d / "sender-logins").write_text("alice@local.test alice@local.test\nalice alice@local.test\n")
         (d / "keytable").write_text(f"local local.test:rsa2048:{d}/rsa.key\nlocal local.test:ed25519:{d}/ed.key\n")
         (d / "signingtable").write_text("local.test local\n")
@@ -194,9 +194,9 @@ SigningTable signingtable
         wait_until("authmilter's socket", lambda: p.poll() is not None or can_connect(sock))
         check(p.poll() is None, "authmilter exited: " + (self.dir / "authmilter.out").read_text())
 
-    def kill_authmilter(self):
+    def stop_authmilter(self, how):
         p = self.procs.pop("authmilter")
-        p.kill()
+        p.send_signal(how)
         p.wait(timeout=TIMEOUT)
 
     def log_lines(self, needle):
@@ -227,7 +227,8 @@ SigningTable signingtable
             if not self.args.keep:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
-    def swaks(self, *, port, client=OUTSIDE, helo="client.remote.test", sender, to, data, auth=None, tls=False):
+    def swaks(self, *, port, client=OUTSIDE, helo="client.remote.test", sender, to, data, auth=None, tls=False,
+              login="alice@local.test"):
         path = self.dir / f"msg-{uuid.uuid4().hex}.eml"
         path.write_text(data)
         cmd = ["swaks", "--server", f"127.0.0.1:{port}", "--local-interface", client, "--helo", helo,
@@ -235,7 +236,7 @@ SigningTable signingtable
         if tls:
             cmd += ["--tls"]
         if auth:
-            cmd += ["--auth", auth, "--auth-user", self.mta.login, "--auth-password", PASSWORD]
+            cmd += ["--auth", auth, "--auth-user", login, "--auth-password", PASSWORD]
         return Swaks(cmd)
 
     def delivered(self, mid):
@@ -284,11 +285,13 @@ def sign_as_example_com(world, text):
 # -- the MTAs ------------------------------------------------------------------------------------
 
 def make_sasldb(d, group):
-    """A sasldb with user alice in realm local.test, as a site makes one with saslpasswd2."""
+    """A sasldb with user alice, as a site makes one with saslpasswd2: in realm local.test (she
+    logs in as alice@local.test) and in the MTA's host name, the default realm (as alice)."""
     db = d / "sasldb2"
-    r = subprocess.run(["saslpasswd2", "-f", str(db), "-c", "-p", "-u", "local.test", "alice"],
-                       input=PASSWORD, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    check(r.returncode == 0, "saslpasswd2: " + r.stdout)
+    for realm in ("local.test", "mx.local.test"):
+        r = subprocess.run(["saslpasswd2", "-f", str(db), "-c", "-p", "-u", realm, "alice"],
+                           input=PASSWORD, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(r.returncode == 0, "saslpasswd2: " + r.stdout)
     shutil.chown(db, group=group)
     os.chmod(db, 0o640)
     return db
@@ -300,7 +303,6 @@ def sasl_conf(db):
 
 class Postfix:
     name = "postfix"
-    login = "alice@local.test"
     milter_down_reply = r"451 4\.7\.1 "  # milter_default_action = tempfail
 
     def __init__(self, world):
@@ -427,7 +429,6 @@ class Sendmail:
     environment, so SASL_CONF_PATH cannot point there)."""
 
     name = "sendmail"
-    login = "alice@local.test"
     milter_down_reply = r"451 4\.3\.2 "  # F=T
     debs = ("sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0")
 
@@ -592,11 +593,11 @@ def unauthenticated_relay_is_refused(w):
 
 @scenario
 def authenticated_submission_relays_signed(w):
-    for mech in ("PLAIN", "LOGIN"):
+    for mech, login in (("PLAIN", "alice@local.test"), ("LOGIN", "alice")):
         mid = new_id("submit-" + mech.lower())
         s = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
                     to="bob@remote.test", data=message(mid, "Alice <alice@local.test>", "bob@remote.test"),
-                    auth=mech, tls=True)
+                    auth=mech, tls=True, login=login)
         check(s.result.returncode == 0, f"AUTH {mech} submission failed:\n" + s.transcript)
         raw = w.delivered(mid)
         ar = our_ar(raw)
@@ -607,7 +608,7 @@ def authenticated_submission_relays_signed(w):
               f"signatures: {verdicts}\n{raw.decode()}")
         qid = s.queue_id()
         lines = w.log_lines(f"{qid}:") if qid else []
-        check(any("dkim_sign=" in l and "s=ed25519" in l and "auth=alice" in l for l in lines),
+        check(any("dkim_sign=" in l and "s=ed25519" in l and f"auth={login} " in l for l in lines),
               f"log line for {qid} does not name the signatures and the login: {lines}")
 
 
@@ -711,26 +712,43 @@ def ignored_host_is_not_checked(w):
 
 
 @scenario
+def sender_login_map_applies_to_the_login_the_mta_passes(w):
+    # alice may send as alice@local.test only (SenderLoginMap), whatever form of the login
+    # the MTA passes in {auth_authen}.
+    mid = new_id("not-owned")
+    for login in ("alice@local.test", "alice"):
+        s = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="ceo@local.test",
+                    to="bob@remote.test", data=message(mid, "ceo@local.test", "bob@remote.test"), auth="LOGIN",
+                    tls=True, login=login)
+        check(s.has_reply(r"553 5\.7\.1 "), "expected 553 5.7.1 at MAIL:\n" + s.transcript)
+        check(w.not_delivered(mid), "the message was delivered")
+        check(any(f"not owned by user {login}\"" in l for l in w.log_lines("from=<ceo@local.test>")),
+              f"authmilter did not log the refusal with the login {login}")
+
+
+@scenario
 def milter_down_tempfails_and_loses_nothing(w):
-    mid = new_id("milter-down")
-    data = message(mid, "someone@remote.test", "bob@local.test")
-    w.kill_authmilter()
-    try:
-        before = w.mta.queued_ids()
+    for how in (signal.SIGTERM, signal.SIGKILL):  # stopped, then killed
+        mid = new_id(f"milter-down-{how.name.lower()}")
+        data = message(mid, "someone@remote.test", "bob@local.test")
+        w.stop_authmilter(how)
+        try:
+            before = w.mta.queued_ids()
+            s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
+            check(s.has_reply(w.mta.milter_down_reply), f"expected {w.mta.milter_down_reply} at MAIL:\n" + s.transcript)
+            # A submission fails too (AUTH or MAIL temp-fails): retried later, never relayed unsigned.
+            sub = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test",
+                          sender="alice@local.test", to="bob@remote.test",
+                          data=message(new_id("down-submit"), "alice@local.test", "bob@remote.test"), auth="PLAIN",
+                          tls=True)
+            check(sub.result.returncode != 0 and sub.has_reply(r"4\d\d "), "expected a 4xx on submission:\n" + sub.transcript)
+            check(w.mta.queued_ids() == before, "something was queued while authmilter was down")
+            check(w.not_delivered(mid), "delivered unchecked while authmilter was down")
+        finally:
+            w.start_authmilter()
         s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
-        check(s.has_reply(w.mta.milter_down_reply), f"expected {w.mta.milter_down_reply} at MAIL:\n" + s.transcript)
-        # A submission fails too (AUTH or MAIL temp-fails): retried later, never relayed unsigned.
-        sub = w.swaks(port=w.mta.submission_port, client=SUBMITTER, helo="laptop.local.test", sender="alice@local.test",
-                      to="bob@remote.test", data=message(new_id("down-submit"), "alice@local.test", "bob@remote.test"),
-                      auth="PLAIN", tls=True)
-        check(sub.result.returncode != 0 and sub.has_reply(r"4\d\d "), "expected a 4xx on submission:\n" + sub.transcript)
-        check(w.mta.queued_ids() == before, "something was queued while authmilter was down")
-        check(w.not_delivered(mid), "delivered unchecked while authmilter was down")
-    finally:
-        w.start_authmilter()
-    s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
-    check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
-    our_ar(w.delivered(mid))
+        check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
+        our_ar(w.delivered(mid))
 
 
 def main():
