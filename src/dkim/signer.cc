@@ -249,7 +249,7 @@ Signing::Signing(const Signer& signer, std::vector<SignatureSpec> specs, std::st
 
 Signing::~Signing() = default;
 
-void Signing::header(std::string_view name, std::string_view value) { headers_.emplace_back(name, value); }
+void Signing::header(std::string name, std::string value) { headers_.emplace_back(std::move(name), std::move(value)); }
 
 // h=: every header the message has from SignHeaders, top to bottom, then each of
 // OversignHeaders once more (RFC 6376 §5.4.2: a name with no instance left signs its absence,
@@ -366,7 +366,7 @@ bool signMessage(const Signer& signer, const std::vector<SignatureSpec>& specs, 
                  std::vector<MadeSignature>* signatures, std::string* error) {
   const util::MessageText message = util::splitMessageText(raw);
   Signing signing(signer, specs, "authmilter");
-  for (const auto& [name, value] : message.headers) signing.header(name, value);
+  for (const auto& [name, value] : message.headers) signing.header(std::string(name), std::string(value));
   signing.endOfHeaders();
   signing.body(message.body);
   return signing.finish(signatures, error);

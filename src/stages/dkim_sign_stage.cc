@@ -135,7 +135,7 @@ class DkimSignStage : public pipeline::Stage {
     auto specs = config_.signingTable.select(localPart, author.domain);
     if (specs.empty()) return notSigned("no signing key for <" + util::sanitize(address) + ">");
     signing_.emplace(*config_.signer, std::move(specs), message.queueId);
-    for (const auto& [name, value] : headers_) signing_->header(name, value);
+    for (auto& [name, value] : headers_) signing_->header(std::move(name), std::move(value));
     signing_->endOfHeaders();
     headers_.clear();
     headers_.shrink_to_fit();

@@ -67,8 +67,8 @@ class Signing {
   Signing& operator=(const Signing&) = delete;
 
   // One header field: name, and the value after the colon with its leading space, folded
-  // with CRLF or bare LF. In message order.
-  void header(std::string_view name, std::string_view value);
+  // with CRLF or bare LF. In message order. Kept (moved in) until endOfHeaders().
+  void header(std::string name, std::string value);
   void endOfHeaders();
   void body(std::string_view chunk);  // CRLF (or bare LF) line ends
   // Every signature, in the order of the specs; false + *error (naming d= and s=) if one
