@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "daemon_harness.h"
+#include "bench_stats.h"
 #include "milter_client.h"
 
 using namespace authmilter::testsupport;
@@ -136,20 +137,6 @@ void runSession(const DaemonHarness& daemon, int messages, const MessageParts& m
   }
 }
 
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-std::vector<int> parseList(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,7 +144,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--sessions") {
-      options.sessions = parseList(value);
+      options.sessions = parseIntList(value);
     } else if (flag == "--messages") {
       options.messages = std::stoi(value);
     } else if (flag == "--message") {

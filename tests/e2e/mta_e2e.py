@@ -19,7 +19,6 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,9 @@ import traceback
 import uuid
 
 import dkim
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from loopback import Timeout, can_connect, free_port, wait_until  # noqa: E402
 
 OUTSIDE = "127.0.0.10"    # an ordinary client on the internet
 IGNORED = "127.0.0.20"    # in IgnoreHosts
@@ -43,35 +45,6 @@ class Failure(Exception):
 def check(condition, message):
     if not condition:
         raise Failure(message)
-
-
-def wait_until(what, predicate, timeout=TIMEOUT):
-    """Polls `predicate` until it returns something true; the deadline makes a hang a failure."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def can_connect(address):
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family) as s:
-        s.settimeout(1)
-        try:
-            s.connect(address)
-            return True
-        except OSError:
-            return False
 
 
 def run(cmd, **kw):
@@ -775,11 +748,12 @@ def main():
                 print(f"ok   {args.mta} {fn.__name__} ({time.monotonic() - start:.1f}s)", flush=True)
             except Exception as e:  # noqa: BLE001 - every scenario failure is reported, then the next runs
                 failed += 1
-                detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
+                detail = str(e) if isinstance(e, (Failure, Timeout)) else traceback.format_exc()
                 print(f"FAIL {args.mta} {fn.__name__}: {detail}", flush=True)
     except Exception as e:  # noqa: BLE001
         failed += 1
-        print(f"FAIL {args.mta} setup: {e if isinstance(e, Failure) else traceback.format_exc()}", flush=True)
+        print(f"FAIL {args.mta} setup: {e if isinstance(e, (Failure, Timeout)) else traceback.format_exc()}",
+              flush=True)
         if world is not None:
             for log in ("authmilter.out", "authmilter.log", "postfix.log", "sendmail.out"):
                 p = world.dir / log

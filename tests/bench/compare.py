@@ -1,0 +1,266 @@
+#!/usr/bin/python3
+# The side-by-side benchmark: the same corpus, the same DNS server and the same machine, in
+# one run, through (a) authmilter (SPF + DKIM + DMARC) and (b) OpenDKIM (verify) chained with
+# OpenDMARC (SPFSelfValidate), both Debian's packages, driven by authmilter-bench.
+#
+#   compare.py --build BUILD [--messages N] [--corpus-size N] [--sessions 1,4,16,64] [--reps 3]
+#              [--keep] [--only authmilter] [--dns nsd|testdns]
+#
+# Runs itself inside a private network + mount namespace (unshare -n -m): only a loopback
+# interface exists there, so nothing can reach any other address; NSD serves the generated
+# zones on 127.0.0.1:53 and /etc/resolv.conf (bind-mounted) names it, so all three daemons
+# ask the same server. Prints, per setup and concurrency, the median over the repetitions of
+# messages/s and latency, the daemons' CPU time per message (utime + stime from /proc, all
+# threads) and their peak RSS; then compares the verdicts of (a) and (b) message by message
+# and lists every kind of disagreement. Needs root and contrib/install-deps --bench.
+import argparse
+import os
+import pathlib
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+SOURCE = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(SOURCE / "tests/support"))
+from loopback import can_connect, wait_until  # noqa: E402
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15)
+
+
+def peak_rss_mb(pid):
+    m = re.search(r"VmHWM:\s+(\d+) kB", pathlib.Path(f"/proc/{pid}/status").read_text())
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+def rss_mb(pid):
+    m = re.search(r"VmRSS:\s+(\d+) kB", pathlib.Path(f"/proc/{pid}/status").read_text())
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+class Lab:
+    def __init__(self, args):
+        self.args = args
+        self.build = pathlib.Path(args.build).resolve()
+        base = pathlib.Path("/run/authmilter-bench")
+        base.mkdir(mode=0o755, exist_ok=True)
+        self.dir = pathlib.Path(tempfile.mkdtemp(dir=base))
+        os.chmod(self.dir, 0o755)
+        self.procs = {}
+
+    def start(self, name, cmd, ready):
+        p = subprocess.Popen(cmd, stdout=open(self.dir / f"{name}.out", "w"), stderr=subprocess.STDOUT)
+        self.procs[name] = p
+        wait_until(name, lambda: p.poll() is not None or ready())
+        if p.poll() is not None:
+            sys.exit(f"compare.py: {name} exited:\n" + (self.dir / f"{name}.out").read_text()[-3000:])
+        return p
+
+    def stop(self):
+        for p in self.procs.values():
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if not self.args.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def corpus(self):
+        out = self.dir / "corpus"
+        subprocess.run(["/usr/bin/python3", str(SOURCE / "tests/bench/make_corpus.py"), str(out),
+                        "--messages", str(self.args.corpus_size)], check=True, stdout=subprocess.DEVNULL)
+        self.corpus_dir = out
+        self.kinds = {}
+        for line in (out / "corpus.txt").read_text().splitlines():
+            name, kind, size, shape, domain, client, _ = line.split()
+            self.kinds[name] = f"{kind} {domain} {client}"
+
+    def dns(self):
+        d = self.dir
+        (d / "nsd.conf").write_text(f"""\
+server:
+  ip-address: 127.0.0.1
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "{self.corpus_dir}/zones"
+  pidfile: "{d}/nsd.pid"
+  xfrdfile: "{d}/xfrd.state"
+  zonelistfile: "{d}/zone.list"
+  database: ""
+  logfile: "{d}/nsd.log"
+  server-count: 1
+  verbosity: 0
+remote-control:
+  control-enable: no
+""" + (self.corpus_dir / "nsd.conf.zones").read_text())
+        if self.args.dns == "nsd":
+            self.start("nsd", ["nsd", "-d", "-c", str(d / "nsd.conf")], lambda: can_connect(("127.0.0.1", 53)))
+        else:  # the project's test DNS server: enough for authmilter alone (the smoke test)
+            self.start("testdns", [str(self.build / "tests/authmilter-testdns"), "--port", "53",
+                                   str(self.corpus_dir / "corpus.zone")], lambda: can_connect(("127.0.0.1", 53)))
+        (d / "resolv.conf").write_text("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
+        subprocess.run(["mount", "--bind", str(d / "resolv.conf"), "/etc/resolv.conf"], check=True)
+        (d / "local-domains").write_text("local.bench\n")
+        (d / "trusted").write_text("127.0.0.1\n")
+
+    def authmilter(self):
+        d = self.dir
+        (d / "authmilter.conf").write_text(f"""\
+Socket unix:{d}/authmilter.sock
+AuthservID mx.local.bench
+LocalDomains local-domains
+TrustedNetworks trusted
+Nameservers 127.0.0.1
+""")
+        (d / "authmilter-inet.conf").write_text((d / "authmilter.conf").read_text().replace(
+            f"Socket unix:{d}/authmilter.sock", "Socket inet:10025@127.0.0.1"))
+        sock = str(d / "authmilter.sock")
+        self.start("authmilter", [str(self.build / "authmilter"), "-f", "-c", str(d / "authmilter.conf")],
+                   lambda: can_connect(sock))
+        self.start("authmilter-inet", [str(self.build / "authmilter"), "-f", "-c", str(d / "authmilter-inet.conf")],
+                   lambda: can_connect(("127.0.0.1", 10025)))
+
+    def peers(self):
+        d = self.dir
+        (d / "opendkim.conf").write_text(f"""\
+Mode v
+Socket local:{d}/opendkim.sock
+AuthservID mx.local.bench
+Background no
+Syslog no
+Nameservers 127.0.0.1
+MinimumKeyBits 1024
+AlwaysAddARHeader yes
+SoftwareHeader no
+PidFile {d}/opendkim.pid
+UMask 000
+""")
+        (d / "opendmarc.conf").write_text(f"""\
+Socket local:{d}/opendmarc.sock
+AuthservID mx.local.bench
+TrustedAuthservIDs mx.local.bench
+Background false
+Syslog false
+SPFSelfValidate true
+SPFIgnoreResults true
+RejectFailures true
+IgnoreAuthenticatedClients true
+HoldQuarantinedMessages true
+PublicSuffixList /usr/share/publicsuffix/public_suffix_list.dat
+PidFile {d}/opendmarc.pid
+UMask 000
+FailureReports false
+""")
+        self.start("opendkim", ["opendkim", "-f", "-x", str(d / "opendkim.conf")],
+                   lambda: can_connect(str(d / "opendkim.sock")))
+        self.start("opendmarc", ["opendmarc", "-f", "-c", str(d / "opendmarc.conf")],
+                   lambda: can_connect(str(d / "opendmarc.sock")))
+
+    def bench(self, milters, sessions, messages, log=None):
+        cmd = [str(self.build / "tests/authmilter-bench"), "--corpus", str(self.corpus_dir), "--sessions", str(sessions),
+               "--messages", str(messages)]
+        for m in milters:
+            cmd += ["--milter", m]
+        if log:
+            cmd += ["--log", str(log)]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3600)
+        if r.returncode != 0:
+            sys.exit("compare.py: authmilter-bench failed:\n" + r.stdout[-3000:])
+        row = [line for line in r.stdout.splitlines() if re.match(r"^\s+\d+\s+\d+\s", line)][-1].split()
+        return {"msgs": float(row[2]), "p50": float(row[3]), "p90": float(row[4]), "p99": float(row[5]),
+                "max": float(row[6]), "outcomes": " ".join(row[7:])}
+
+
+def setups(lab):
+    d = lab.dir
+    out = [("authmilter (unix)", [f"unix:{d}/authmilter.sock"], ["authmilter"]),
+           ("authmilter (inet)", ["inet:10025@127.0.0.1"], ["authmilter-inet"])]
+    if lab.args.only != "authmilter":
+        out.append(("opendkim -> opendmarc", [f"unix:{d}/opendkim.sock", f"unix:{d}/opendmarc.sock"],
+                    ["opendkim", "opendmarc"]))
+    return out
+
+
+def verdicts(path):
+    return {line.split()[0]: " ".join(line.split()[2:]) for line in path.read_text().splitlines()
+            if line.split()[1] == "result"}
+
+
+def main_inside(args):
+    lab = Lab(args)
+    try:
+        lab.corpus()
+        lab.dns()
+        lab.authmilter()
+        if args.only != "authmilter":
+            lab.peers()
+        print(f"corpus: {args.corpus_size} messages (tests/bench/make_corpus.py), {args.messages} messages per run, "
+              f"median of {args.reps} runs; {os.cpu_count()} CPUs; client and daemons share them")
+        print(f"{'setup':24} {'sessions':>8} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/msg':>10} "
+              f"{'peak RSS MB':>11}")
+        for name, milters, daemons in setups(lab):
+            for sessions in args.sessions:
+                per = max(1, args.messages // sessions)
+                runs = []
+                for _ in range(args.reps):
+                    before = sum(cpu_seconds(lab.procs[x].pid) for x in daemons)
+                    result = lab.bench(milters, sessions, per)
+                    result["cpu"] = (sum(cpu_seconds(lab.procs[x].pid) for x in daemons) - before) * 1000 / (per * sessions)
+                    runs.append(result)
+                med = {k: statistics.median(r[k] for r in runs) for k in ("msgs", "p50", "p99", "cpu")}
+                rss = sum(peak_rss_mb(lab.procs[x].pid) for x in daemons)
+                print(f"{name:24} {sessions:>8} {med['msgs']:>8.0f} {med['p50']:>8.3f} {med['p99']:>8.3f} "
+                      f"{med['cpu']:>10.3f} {rss:>11.1f}", flush=True)
+        if args.only != "authmilter":
+            print("\nverdicts, message by message (concurrency 1, the whole corpus):")
+            ours, theirs = lab.dir / "ours.log", lab.dir / "theirs.log"
+            lab.bench([f"unix:{lab.dir}/authmilter.sock"], 1, args.corpus_size, log=ours)
+            lab.bench([f"unix:{lab.dir}/opendkim.sock", f"unix:{lab.dir}/opendmarc.sock"], 1, args.corpus_size,
+                      log=theirs)
+            a, b = verdicts(ours), verdicts(theirs)
+            same = sum(1 for k in a if a[k].split()[0] == b.get(k, "").split()[0])
+            print(f"  same outcome: {same} of {len(a)}")
+            groups = {}
+            for k in sorted(a):
+                if a[k].split()[0] != b.get(k, "").split()[0]:
+                    key = (a[k].split()[0], b.get(k, "-").split()[0], lab.kinds.get(k, "?"))
+                    groups.setdefault(key, []).append(k)
+            for (mine, peer, kind), names in sorted(groups.items()):
+                print(f"  authmilter {mine:10} chain {peer:10} {len(names):5} x  {kind}  (e.g. {names[0]})")
+    finally:
+        lab.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--messages", type=int, default=4000, help="messages per run")
+    ap.add_argument("--corpus-size", type=int, default=1000)
+    ap.add_argument("--sessions", default="1,4,16,64")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--only", choices=["authmilter"])
+    ap.add_argument("--dns", choices=["nsd", "testdns"], default="nsd")
+    ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.sessions = [int(s) for s in args.sessions.split(",")]
+    if not args.inside:
+        # A private network namespace (loopback only) and mount namespace (our resolv.conf).
+        return subprocess.call(["unshare", "-n", "-m", "sh", "-c",
+                                'ip link set lo up && exec "$@"', "sh", sys.executable, *sys.argv, "--inside"])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    main_inside(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
