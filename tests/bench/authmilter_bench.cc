@@ -2,8 +2,8 @@
 // comparing authmilter with other milters (or chains of them) on the same corpus.
 //
 //   authmilter-bench --milter SPEC [--milter SPEC ...] --corpus DIR [--sessions N[,N...]]
-//                    [--messages M] [--per-connection K] [--log FILE] [--progress SECONDS]
-//                    [--timeout SECONDS]
+//                    [--messages M] [--per-connection K] [--hold MS] [--log FILE]
+//                    [--progress SECONDS] [--timeout SECONDS]
 //
 // SPEC is unix:/path or inet:PORT@127.0.0.1 (numeric loopback addresses only). Several
 // --milter options form a chain, as smtpd_milters = a, b does: every SMTP step goes to each
@@ -18,7 +18,9 @@
 // session with its own connection to each milter, as Postfix makes them (connect, HELO with
 // the envelope of the session's first message, then per message MAIL, RCPT, header, end of
 // headers, body chunks, end of message, ABORT -- Postfix sends ABORT after every message).
-// A message's latency covers all milters (and, for a session's first, the connection). For each --sessions value it prints messages/s, latency p50/p90/p99/max (one
+// A message's latency covers all milters (and, for a session's first, the connection).
+// --hold MS makes every client slow: it keeps its connections idle MS ms after HELO, so that
+// --sessions 1000 holds 1000 sessions open at once. For each --sessions value it prints messages/s, latency p50/p90/p99/max (one
 // message, all milters), and the replies per kind; --log writes one line per message and
 // milter: file, milter number, final action, reply text, header changes.
 // Exit: 0 done (whatever the verdicts), 1 a session failed (I/O, protocol, timeout), 64 usage.
@@ -66,6 +68,7 @@ struct Options {
   double progress = 0;  // seconds between progress lines; 0: none
   int timeout = 30;
   int perConnection = 1;  // messages per SMTP session (milter connection)
+  int holdMs = 0;         // a slow client: wait this long after HELO before the first MAIL
 };
 
 std::string readFile(const std::filesystem::path& path) {
@@ -209,6 +212,8 @@ class Bench {
         // first, from before connecting).
         auto start = Clock::now();
         std::vector<Link> chain = open(pick(n).envelope);
+        // A slow client keeps its connection idle (this models the client; it synchronises nothing).
+        if (o_.holdMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o_.holdMs));
         for (int k = 0; k < o_.perConnection && n < o_.messages; ++k, ++n) {
           one(chain, pick(n), id, n, stats);
           const auto now = Clock::now();
@@ -311,8 +316,8 @@ class Bench {
 
 constexpr const char* kUsage =
     "usage: authmilter-bench --milter SPEC [--milter SPEC ...] --corpus DIR [--sessions N[,N...]]\n"
-    "                        [--messages M] [--per-connection K] [--log FILE] [--progress SECONDS]\n"
-    "                        [--timeout SECONDS]\n";
+    "                        [--messages M] [--per-connection K] [--hold MS] [--log FILE]\n"
+    "                        [--progress SECONDS] [--timeout SECONDS]\n";
 
 }  // namespace
 
@@ -331,6 +336,7 @@ int main(int argc, char** argv) {
       else if (flag == "--progress") o.progress = std::stod(value);
       else if (flag == "--timeout") o.timeout = std::stoi(value);
       else if (flag == "--per-connection") o.perConnection = std::max(1, std::stoi(value));
+      else if (flag == "--hold") o.holdMs = std::max(0, std::stoi(value));
       else throw std::invalid_argument("unknown option " + flag);
     }
     if (o.milters.empty() || o.corpus.empty()) throw std::invalid_argument("--milter and --corpus are required");

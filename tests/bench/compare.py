@@ -4,7 +4,8 @@
 # OpenDMARC (SPFSelfValidate), both Debian's packages, driven by authmilter-bench.
 #
 #   compare.py --build BUILD [--messages N] [--corpus-size N] [--sessions 1,4,16,64] [--reps 3]
-#              [--keep] [--only authmilter] [--dns nsd|testdns]
+#              [--keep] [--only authmilter] [--dns nsd|testdns] [--per-connection K]
+#              [--scale [--hold-sessions 1000] [--soak 1000000]]
 #
 # Runs itself inside a private network + mount namespace (unshare -n -m): only a loopback
 # interface exists there, so nothing can reach any other address; NSD serves the generated
@@ -12,7 +13,9 @@
 # ask the same server. Prints, per setup and concurrency, the median over the repetitions of
 # messages/s and latency, the daemons' CPU time per message (utime + stime from /proc, all
 # threads) and their peak RSS; then compares the verdicts of (a) and (b) message by message
-# and lists every kind of disagreement. Needs root and contrib/install-deps --bench.
+# and lists every kind of disagreement. --scale then holds --hold-sessions slow sessions open
+# at once (authmilter's peak RSS meanwhile) and runs a soak of --soak messages, sampling
+# authmilter's RSS 20 times. Needs root and contrib/install-deps --bench.
 import argparse
 import os
 import pathlib
@@ -20,9 +23,11 @@ import re
 import shutil
 import signal
 import statistics
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests/support"))
@@ -165,9 +170,9 @@ FailureReports false
         self.start("opendmarc", ["opendmarc", "-f", "-c", str(d / "opendmarc.conf")],
                    lambda: can_connect(str(d / "opendmarc.sock")))
 
-    def bench(self, milters, sessions, messages, log=None):
+    def bench(self, milters, sessions, messages, log=None, extra=()):
         cmd = [str(self.build / "tests/authmilter-bench"), "--corpus", str(self.corpus_dir), "--sessions", str(sessions),
-               "--messages", str(messages)]
+               "--messages", str(messages), "--per-connection", str(self.args.per_connection), *extra]
         for m in milters:
             cmd += ["--milter", m]
         if log:
@@ -193,6 +198,42 @@ def setups(lab):
 def verdicts(path):
     return {line.split()[0]: " ".join(line.split()[2:]) for line in path.read_text().splitlines()
             if line.split()[1] == "result"}
+
+
+def scale(lab, args):
+    """1,000 slow sessions open at once, then a soak with authmilter's RSS sampled."""
+    pid = lab.procs["authmilter"].pid
+    sock = [f"unix:{lab.dir}/authmilter.sock"]
+    samples = []
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            samples.append(rss_mb(pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        r = lab.bench(sock, args.hold_sessions, 1, extra=["--hold", "3000", "--timeout", "120"])
+    finally:
+        done.set()
+        sampler.join()
+    print(f"\n{args.hold_sessions} sessions held open at once (3 s idle after HELO, then one message each): "
+          f"{r['outcomes']}, no errors; authmilter RSS {max(samples):.1f} MB at most "
+          f"(threads now {len(os.listdir(f'/proc/{pid}/task'))})")
+    if args.soak <= 0:
+        return
+    chunks = 20
+    per_chunk = args.soak // chunks
+    rss = []
+    print(f"soak: {args.soak} messages at concurrency 16, authmilter RSS after each {per_chunk}:", flush=True)
+    for _ in range(chunks):
+        lab.bench(sock, 16, max(1, per_chunk // 16))
+        rss.append(rss_mb(pid))
+    warm = rss[1]
+    print("  " + " ".join(f"{x:.1f}" for x in rss) + " MB")
+    print(f"  growth after warm-up (after chunk 2 to the end): {100 * (rss[-1] - warm) / warm:+.1f} %")
 
 
 def main_inside(args):
@@ -236,6 +277,8 @@ def main_inside(args):
                     groups.setdefault(key, []).append(k)
             for (mine, peer, kind), names in sorted(groups.items()):
                 print(f"  authmilter {mine:10} chain {peer:10} {len(names):5} x  {kind}  (e.g. {names[0]})")
+        if args.scale:
+            scale(lab, args)
     finally:
         lab.stop()
 
@@ -250,6 +293,10 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--only", choices=["authmilter"])
     ap.add_argument("--dns", choices=["nsd", "testdns"], default="nsd")
+    ap.add_argument("--per-connection", type=int, default=1, help="messages per SMTP session")
+    ap.add_argument("--scale", action="store_true", help="also hold many sessions open, and soak")
+    ap.add_argument("--hold-sessions", type=int, default=1000)
+    ap.add_argument("--soak", type=int, default=1000000, help="messages in the soak (with --scale; 0: none)")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.sessions = [int(s) for s in args.sessions.split(",")]
@@ -258,6 +305,9 @@ def main():
         return subprocess.call(["unshare", "-n", "-m", "sh", "-c",
                                 'ip link set lo up && exec "$@"', "sh", sys.executable, *sys.argv, "--inside"])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    # 1,000 sessions need more than the usual 1,024 descriptors, in the driver and the daemons.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
     main_inside(args)
     return 0
 
