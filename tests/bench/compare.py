@@ -4,7 +4,7 @@
 # OpenDMARC (SPFSelfValidate), both Debian's packages, driven by authmilter-bench.
 #
 #   compare.py --build BUILD [--messages N] [--corpus-size N] [--sessions 1,4,16,64] [--reps 3]
-#              [--keep] [--only authmilter] [--dns nsd|testdns] [--per-connection K]
+#              [--keep] [--only authmilter] [--dns nsd|testdns] [--per-connection K] [--sizes 2048,204800]
 #              [--scale [--hold-sessions 1000] [--soak 1000000]]
 #
 # Runs itself inside a private network + mount namespace (unshare -n -m): only a loopback
@@ -13,7 +13,8 @@
 # ask the same server. Prints, per setup and concurrency, the median over the repetitions of
 # messages/s and latency, the daemons' CPU time per message (utime + stime from /proc, all
 # threads) and their peak RSS; then compares the verdicts of (a) and (b) message by message
-# and lists every kind of disagreement. --scale then holds --hold-sessions slow sessions open
+# and lists every kind of disagreement; then CPU and latency for corpora of one body size each
+# (--sizes: 2 KB and 200 KB). --scale then holds --hold-sessions slow sessions open
 # at once (authmilter's peak RSS meanwhile) and runs a soak of --soak messages, sampling
 # authmilter's RSS 20 times. Needs root and contrib/install-deps --bench.
 import argparse
@@ -78,10 +79,11 @@ class Lab:
         if not self.args.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def corpus(self):
-        out = self.dir / "corpus"
+    def corpus(self, body_size=0, name="corpus"):
+        out = self.dir / name
         subprocess.run(["/usr/bin/python3", str(SOURCE / "tests/bench/make_corpus.py"), str(out),
-                        "--messages", str(self.args.corpus_size)], check=True, stdout=subprocess.DEVNULL)
+                        "--messages", str(self.args.corpus_size), "--body-size", str(body_size)],
+                       check=True, stdout=subprocess.DEVNULL)
         self.corpus_dir = out
         self.kinds = {}
         for line in (out / "corpus.txt").read_text().splitlines():
@@ -200,6 +202,32 @@ def verdicts(path):
             if line.split()[1] == "result"}
 
 
+def body_sizes(lab, args):
+    """CPU per message and latency for corpora whose bodies all have one size (same domains and
+    signatures, so the same DNS zone); authmilter alone and the chain, at 16 sessions."""
+    print("\nby body size (every body the same size; 16 sessions; median of the runs):")
+    print(f"{'setup':24} {'body':>8} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/msg':>10}")
+    mixed = lab.corpus_dir
+    try:
+        for size in args.sizes:
+            lab.corpus(size, f"corpus-{size}")
+            for name, milters, daemons in setups(lab):
+                if "inet" in name:
+                    continue
+                runs = []
+                for _ in range(args.reps):
+                    before = sum(cpu_seconds(lab.procs[x].pid) for x in daemons)
+                    result = lab.bench(milters, 16, max(1, args.messages // 16))
+                    result["cpu"] = (sum(cpu_seconds(lab.procs[x].pid) for x in daemons) - before) * 1000 / (
+                        16 * max(1, args.messages // 16))
+                    runs.append(result)
+                med = {k: statistics.median(r[k] for r in runs) for k in ("msgs", "p50", "p99", "cpu")}
+                print(f"{name:24} {size:>8} {med['msgs']:>8.0f} {med['p50']:>8.3f} {med['p99']:>8.3f} "
+                      f"{med['cpu']:>10.3f}", flush=True)
+    finally:
+        lab.corpus_dir = mixed
+
+
 def scale(lab, args):
     """1,000 slow sessions open at once, then a soak with authmilter's RSS sampled."""
     pid = lab.procs["authmilter"].pid
@@ -277,6 +305,8 @@ def main_inside(args):
                     groups.setdefault(key, []).append(k)
             for (mine, peer, kind), names in sorted(groups.items()):
                 print(f"  authmilter {mine:10} chain {peer:10} {len(names):5} x  {kind}  (e.g. {names[0]})")
+        if args.sizes:
+            body_sizes(lab, args)
         if args.scale:
             scale(lab, args)
     finally:
@@ -294,12 +324,14 @@ def main():
     ap.add_argument("--only", choices=["authmilter"])
     ap.add_argument("--dns", choices=["nsd", "testdns"], default="nsd")
     ap.add_argument("--per-connection", type=int, default=1, help="messages per SMTP session")
+    ap.add_argument("--sizes", default="2048,204800", help="body sizes to compare alone ('' for none)")
     ap.add_argument("--scale", action="store_true", help="also hold many sessions open, and soak")
     ap.add_argument("--hold-sessions", type=int, default=1000)
     ap.add_argument("--soak", type=int, default=1000000, help="messages in the soak (with --scale; 0: none)")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.sessions = [int(s) for s in args.sessions.split(",")]
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
     if not args.inside:
         # A private network namespace (loopback only) and mount namespace (our resolv.conf).
         return subprocess.call(["unshare", "-n", "-m", "sh", "-c",

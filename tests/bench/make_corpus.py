@@ -2,7 +2,7 @@
 # Benchmark corpus generator: realistic messages with per-message envelopes, and the DNS zones
 # that give them their SPF, DKIM and DMARC results. Made at benchmark time, never committed.
 #
-#   make_corpus.py OUTDIR [--messages N] [--seed S]
+#   make_corpus.py OUTDIR [--messages N] [--seed S] [--body-size BYTES]
 #
 # OUTDIR/mail/NNNNNN.eml   the message (CRLF), signed by dkimpy (Debian python3-dkim) with the
 #                          test keys of tests/data/dkim -- an independent signer
@@ -131,6 +131,7 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--body-size", type=int, default=0, help="every body this size (bytes), not the mix")
     args = ap.parse_args()
     out = pathlib.Path(args.outdir)
     mail = out / "mail"
@@ -144,7 +145,7 @@ def main():
     for i in range(args.messages):
         domain = rng.choice(list(DOMAINS))
         r = rng.random()
-        size = 2048 if r < 0.6 else 20480 if r < 0.9 else 204800
+        size = args.body_size or (2048 if r < 0.6 else 20480 if r < 0.9 else 204800)
         multipart = rng.random() < 0.2
         sender, raw = make_message(rng, i, domain, size, multipart)
         kind = signings[i % len(signings)]
