@@ -82,9 +82,10 @@ Verifier::Verifier(std::shared_ptr<dns::Resolver> resolver, VerifyOptions option
   lib_ = dkim_init(nullptr, nullptr);
   if (lib_ == nullptr) throw std::runtime_error("libopendkim: dkim_init failed");
   dns::installDkimDns(lib_, *resolver_);
-  // FIXCRLF: a body with bare LF line ends is hashed as the CRLF it had on the wire
-  // (header values are mended in header()).
-  u_int flags = DKIM_LIBFLAGS_FIXCRLF;
+  // No FIXCRLF: it copies every body byte once per canonicalization, while the MTAs hand
+  // CRLF bodies; body() mends the rare chunk with a bare CR or LF itself, and finish() ends
+  // an unterminated last line (header values are mended in header()).
+  u_int flags = 0;
   u_int minBits = options_.minKeyBits;
   if (dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
       dkim_options(lib_, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minBits, sizeof minBits) != DKIM_STAT_OK ||
@@ -172,6 +173,13 @@ void Verification::endOfHeaders() {
 
 void Verification::body(std::string_view chunk) {
   if (failed_ || overflow_ || noSignatures_ || chunk.empty()) return;
+  const bool crBefore = std::exchange(crBefore_, chunk.back() == '\r');
+  lineOpen_ = chunk.back() != '\n';
+  if (!util::isCrlfOnly(chunk, crBefore)) {
+    // Hashed as it was on the wire: a bare LF or a bare CR becomes CRLF.
+    util::mendLineEnds(chunk, crBefore, fixedBody_);
+    chunk = fixedBody_;
+  }
   dkim_body(handle_, reinterpret_cast<u_char*>(const_cast<char*>(chunk.data())), chunk.size());
 }
 
@@ -195,6 +203,12 @@ std::vector<SignatureResult> Verification::finish() {
   int count = 0;
   if (!noSignatures_) {
     _Bool testKey = false;
+    if (lineOpen_) {
+      // RFC 6376 3.4.3/3.4.4: a body whose last line has no line end is hashed with one.
+      static const char kCrlf[] = "\r\n";
+      const size_t open = crBefore_ ? 1 : 0;  // a final CR gets its LF only
+      dkim_body(handle_, reinterpret_cast<u_char*>(const_cast<char*>(kCrlf + open)), 2 - open);
+    }
     dkim_eom(handle_, &testKey);
     if (dkim_getsiglist(handle_, &sigs, &count) != DKIM_STAT_OK) count = 0;
   }

@@ -1,6 +1,8 @@
 // Message file splitting (see the header).
 #include "authmilter/util/message_text.h"
 
+#include <algorithm>
+
 namespace authmilter::util {
 
 MessageText splitMessageText(std::string_view raw) {
@@ -35,6 +37,29 @@ void wireHeaderField(std::string_view name, std::string_view value, std::string&
   for (size_t i = 0; i < value.size(); ++i) {
     if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) out.push_back('\r');
     out.push_back(value[i]);
+  }
+}
+
+bool isCrlfOnly(std::string_view chunk, bool crBefore) {
+  size_t pairs = 0;  // LFs that close a CR within this chunk
+  for (size_t at = chunk.find('\n'); at != std::string_view::npos; at = chunk.find('\n', at + 1)) {
+    if (at == 0 ? !crBefore : chunk[at - 1] != '\r') return false;
+    if (at > 0) ++pairs;
+  }
+  if (crBefore && (chunk.empty() || chunk.front() != '\n')) return false;
+  const size_t open = !chunk.empty() && chunk.back() == '\r' ? 1 : 0;
+  return static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\r')) == pairs + open;
+}
+
+void mendLineEnds(std::string_view chunk, bool crBefore, std::string& out) {
+  out.clear();
+  out.reserve(chunk.size() + chunk.size() / 16 + 2);
+  bool cr = crBefore;
+  for (char c : chunk) {
+    if (cr && c != '\n') out.push_back('\n');  // the CR before was bare
+    if (c == '\n' && !cr) out.push_back('\r');  // a bare LF
+    out.push_back(c);
+    cr = c == '\r';
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "authmilter/dkim/verifier.h"
+#include "authmilter/util/message_text.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "test_dns_server.h"
@@ -89,6 +90,37 @@ TEST_F(DkimVerifyTest, BareLfFilesVerifyLikeCrlf) {
   const auto results = verify(lf);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].result, Result::Pass) << results[0].reason;
+}
+
+// As a milter gets a body: in chunks, with whatever line ends the MTA passed. Bare LF and
+// bare CR are hashed as the CRLF they were signed as, wherever the chunks split them, and a
+// last line without a line end is hashed with one.
+TEST_F(DkimVerifyTest, StreamedBodiesWithBareLineEndsVerifyInAnyChunking) {
+  for (const char* name : {"rsa-simple-simple.eml", "rsa-relaxed-relaxed.eml"}) {
+    const std::string message = fixture(name);
+    const util::MessageText parts = util::splitMessageText(message);
+    const std::string crlf = message.substr(message.find("\r\n\r\n") + 4);
+    std::string lf = crlf, cr = crlf;
+    for (size_t at; (at = lf.find("\r\n")) != std::string::npos;) lf.erase(at, 1);
+    for (size_t at; (at = cr.find("\r\n")) != std::string::npos;) cr.erase(at + 1, 1);
+    const std::string unterminated = crlf.substr(0, crlf.find_last_not_of("\r\n") + 1);
+    ASSERT_LT(unterminated.size(), crlf.size());
+    const std::vector<std::pair<const char*, std::string>> bodies = {
+        {"CRLF", crlf}, {"LF", lf}, {"CR", cr}, {"unterminated", unterminated}};
+    for (const auto& [kind, body] : bodies) {
+      for (size_t chunk : {size_t{1}, size_t{7}, body.size()}) {
+        Verification v(*verifier_);
+        for (const auto& [header, value] : parts.headers) v.header(header, value);
+        v.endOfHeaders();
+        for (size_t at = 0; at < body.size(); at += chunk) v.body(std::string_view(body).substr(at, chunk));
+        const auto results = v.finish();
+        ASSERT_EQ(results.size(), 1u);
+        EXPECT_EQ(results[0].result, Result::Pass)
+            << name << ", " << kind << " body, chunks of " << chunk
+            << ": " << results[0].reason;
+      }
+    }
+  }
 }
 
 TEST_F(DkimVerifyTest, TamperedBodyAndHeaderFail) {

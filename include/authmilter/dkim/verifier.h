@@ -81,6 +81,9 @@ class Verification {
   const Verifier& verifier_;
   ::dkim* handle_ = nullptr;
   bool noSignatures_ = false;  // eoh said so: no need to hash the body
+  bool crBefore_ = false;      // the body so far ends in CR (its LF may start the next chunk)
+  bool lineOpen_ = false;      // the body so far ends inside a line (no LF yet)
+  std::string fixedBody_;      // a body chunk with bare CR or LF, mended to CRLF
   bool overflow_ = false;      // headers past maxHeaderBytes
   bool failed_ = false;        // libopendkim refused the message (reason in failure_)
   std::string failure_;

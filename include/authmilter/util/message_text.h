@@ -23,4 +23,12 @@ MessageText splitMessageText(std::string_view raw);
 // joins folded lines with a bare LF, the signer saw (and the verifier must hash) CRLF.
 void wireHeaderField(std::string_view name, std::string_view value, std::string& out);
 
+// Line ends in a body streamed in chunks. `crBefore`: the body before `chunk` ended in CR.
+// True if every LF in `chunk` follows a CR and every CR is followed by LF (a CR that ends the
+// chunk counts as followed: the next chunk decides).
+bool isCrlfOnly(std::string_view chunk, bool crBefore);
+// Writes `chunk` to `out` with each bare LF and each bare CR turned into CRLF (a CR ending the
+// body before `chunk` that is not followed by LF gets its LF here, at the start of `out`).
+void mendLineEnds(std::string_view chunk, bool crBefore, std::string& out);
+
 }  // namespace authmilter::util
