@@ -5,6 +5,7 @@
 #
 #   compare.py --build BUILD [--messages N] [--corpus-size N] [--sessions 1,4,16,64] [--reps 3]
 #              [--keep] [--only authmilter] [--dns nsd|testdns] [--per-connection K] [--sizes 2048,204800]
+#              [--body-size BYTES]
 #              [--scale [--hold-sessions 1000] [--soak 1000000]]
 #
 # Runs itself inside a private network + mount namespace (unshare -n -m): only a loopback
@@ -267,7 +268,7 @@ def scale(lab, args):
 def main_inside(args):
     lab = Lab(args)
     try:
-        lab.corpus()
+        lab.corpus(args.body_size)
         lab.dns()
         lab.authmilter()
         if args.only != "authmilter":
@@ -324,6 +325,7 @@ def main():
     ap.add_argument("--only", choices=["authmilter"])
     ap.add_argument("--dns", choices=["nsd", "testdns"], default="nsd")
     ap.add_argument("--per-connection", type=int, default=1, help="messages per SMTP session")
+    ap.add_argument("--body-size", type=int, default=0, help="main corpus: every body this size (0: the mix)")
     ap.add_argument("--sizes", default="2048,204800", help="body sizes to compare alone ('' for none)")
     ap.add_argument("--scale", action="store_true", help="also hold many sessions open, and soak")
     ap.add_argument("--hold-sessions", type=int, default=1000)
