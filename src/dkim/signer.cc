@@ -29,13 +29,6 @@ MdCtx newSha256() {
   return ctx;
 }
 
-std::string base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 std::string opensslError() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -313,7 +306,7 @@ std::string Signing::signatureFor(const SignatureSpec& spec, const std::string& 
   canonicalHeader(options.header, "DKIM-Signature", " " + field.text(), data);
   data.resize(data.size() - 2);
 
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  MdCtx ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   std::string signature;
   size_t size = 0;
   bool ok = false;

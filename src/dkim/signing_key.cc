@@ -32,13 +32,6 @@ constexpr size_t kMaxKeyFileBytes = 64 * 1024;  // an RSA-16384 PEM is about 13 
 // Never prompt for a passphrase (a daemon has no terminal): an encrypted key fails to load.
 int noPassphrase(char*, int, int, void*) { return -1; }
 
-std::string base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
 // Strict base64 (blanks and line ends ignored); nullopt if it is not base64.
 std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
   std::string clean;
@@ -208,6 +201,13 @@ PrivateKey generatePrivateKey(KeyAlgorithm algorithm, unsigned bits) {
   auto parsed = parsePrivateKey(std::string_view(mem->data, mem->length), "new key", &error);
   if (!parsed) throw std::runtime_error(error);
   return std::move(*parsed);
+}
+
+std::string base64(const unsigned char* data, size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
 }
 
 std::string dnsRecord(const PrivateKey& key, bool testing) {

@@ -1,8 +1,9 @@
 // DKIM private keys for signing: read from a file once (at start and on SIGHUP, before
 // privileges are dropped at start), checked, and kept in memory as a parsed OpenSSL key
-// (shared by every signing thread; OpenSSL allows concurrent signing with one key). RSA (PEM, at least 1024 bits, RFC 8301) and Ed25519 (RFC 8463: PEM,
-// or the raw 32-byte seed in base64 as `openssl genpkey` + `openssl pkey -outform DER`
-// extraction and other tools produce it). Key material never reaches a log line or an
+// (shared by every signing thread; OpenSSL allows concurrent signing with one key).
+// RSA (PEM, at least 1024 bits, RFC 8301) and Ed25519 (RFC 8463: PEM, or the raw 32-byte
+// seed in base64 as `openssl genpkey` + `openssl pkey -outform DER` extraction and other
+// tools produce it). Key material never reaches a log line or an
 // error message. Also makes new key pairs and their DNS TXT records (authmilter-keygen).
 #pragma once
 
@@ -46,5 +47,8 @@ PrivateKey generatePrivateKey(KeyAlgorithm algorithm, unsigned bits);
 // "v=DKIM1; k=rsa; p=..." (RFC 6376 §3.6.1) or "v=DKIM1; k=ed25519; p=..." (RFC 8463);
 // `testing` adds t=y.
 std::string dnsRecord(const PrivateKey& key, bool testing = false);
+
+// Base64 (RFC 4648, no line breaks) of `size` bytes: p= values, bh= and b=.
+std::string base64(const unsigned char* data, size_t size);
 
 }  // namespace authmilter::dkim
