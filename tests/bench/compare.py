@@ -33,7 +33,7 @@ import threading
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests/support"))
-from loopback import can_connect, wait_until  # noqa: E402
+from loopback import can_connect, stop_process, wait_until  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,11 +72,7 @@ class Lab:
 
     def stop(self):
         for p in self.procs.values():
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_process(p, timeout=15)
         if not self.args.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 

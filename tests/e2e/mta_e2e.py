@@ -29,7 +29,7 @@ import uuid
 import dkim
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
-from loopback import Timeout, can_connect, free_port, wait_until  # noqa: E402
+from loopback import Timeout, can_connect, free_port, stop_process, wait_until  # noqa: E402
 
 OUTSIDE = "127.0.0.10"    # an ordinary client on the internet
 IGNORED = "127.0.0.20"    # in IgnoreHosts
@@ -192,11 +192,7 @@ SigningTable signingtable
             self.mta.stop()
         finally:
             for p in self.procs.values():
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+                stop_process(p)
             if not self.args.keep:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -514,12 +510,8 @@ Msink, P={d}/sink.sh, F=lsDFMqn, S=EnvFromSMTP/HdrFromSMTP, R=EnvToSMTP, T=DNS/R
         return self.msa_port
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc:
+            stop_process(self.proc)
 
     def listing(self, *args):
         r = run(self.command("-bp", *args))

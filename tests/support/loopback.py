@@ -1,6 +1,8 @@
 # Helpers the Python test and benchmark scripts share: waiting for a condition with a
-# deadline (a hang becomes an error, not a stuck run) and probing loopback listeners.
+# deadline (a hang becomes an error, not a stuck run), probing loopback listeners, and
+# stopping the servers they started.
 import socket
+import subprocess
 import time
 
 
@@ -37,3 +39,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(p, timeout=10.0):
+    """SIGTERM, and SIGKILL if `p` (a subprocess.Popen) has not exited within `timeout` s."""
+    if p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
