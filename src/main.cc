@@ -1,6 +1,5 @@
 // authmilter: command line, configuration check, then the daemon.
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -77,11 +76,5 @@ int main(int argc, char** argv) {
     std::cout << options.confPath << ": configuration OK\n";
     return 0;
   }
-  // libmilter runs each MTA connection (one per SMTP session with Postfix) on a thread of
-  // its own. At every thread's exit glibc gives the free top of its malloc arena back to the
-  // kernel (madvise, and a TLB flush on every CPU), only for the next connection to fault
-  // the pages in again. Keeping up to 1 MiB free per arena (at most 8 arenas per core) stops
-  // that churn; perf showed it at ~2 % of the daemon's CPU with one message per session.
-  mallopt(M_TRIM_THRESHOLD, 1 << 20);
   return authmilter::milter::runDaemon(std::move(config), options);
 }
