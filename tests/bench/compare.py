@@ -199,6 +199,38 @@ def verdicts(path):
             if line.split()[1] == "result"}
 
 
+def measure(lab, chosen, sessions, per):
+    """Runs each setup `reps` times at `sessions` concurrency, `per` messages a session, taking
+    the setups in turn within each repetition so that a drift in the machine's speed falls on
+    all of them alike. Returns {setup: medians of msgs/s, p50, p99, CPU ms/msg; peak RSS}."""
+    runs = {name: [] for name, _, _ in chosen}
+    for _ in range(lab.args.reps):
+        for name, milters, daemons in chosen:
+            before = sum(cpu_seconds(lab.procs[x].pid) for x in daemons)
+            result = lab.bench(milters, sessions, per)
+            result["cpu"] = (sum(cpu_seconds(lab.procs[x].pid) for x in daemons) - before) * 1000 / (per * sessions)
+            runs[name].append(result)
+    out = {}
+    for name, _, daemons in chosen:
+        out[name] = {k: statistics.median(r[k] for r in runs[name]) for k in ("msgs", "p50", "p99", "cpu")}
+        out[name]["rss"] = sum(peak_rss_mb(lab.procs[x].pid) for x in daemons)
+    return out
+
+
+def print_ratios(table, sessions_list):
+    """The issue's targets as ratios of figures from the same run."""
+    unix, inet, chain = "authmilter (unix)", "authmilter (inet)", "opendkim -> opendmarc"
+    print("\nratios (same run): authmilter unix against the chain, and inet against unix")
+    print(f"{'sessions':>8} {'msgs/s x':>9} {'CPU ratio':>10} {'p99 ratio':>10} {'inet msgs/s':>12} {'inet p99':>9}")
+    for n in sessions_list:
+        u, i, c = table.get((unix, n)), table.get((inet, n)), table.get((chain, n))
+        cells = [f"{u['msgs'] / c['msgs']:>8.1f}x" if c else f"{'-':>9}",
+                 f"{u['cpu'] / c['cpu']:>10.2f}" if c else f"{'-':>10}",
+                 f"{u['p99'] / c['p99']:>10.2f}" if c else f"{'-':>10}",
+                 f"{100 * (i['msgs'] / u['msgs'] - 1):>+11.0f}%", f"{100 * (i['p99'] / u['p99'] - 1):>+8.0f}%"]
+        print(f"{n:>8} " + " ".join(cells))
+
+
 def body_sizes(lab, args):
     """CPU per message and latency for corpora whose bodies all have one size (same domains and
     signatures, so the same DNS zone); authmilter alone and the chain, at 16 sessions."""
@@ -208,17 +240,8 @@ def body_sizes(lab, args):
     try:
         for size in args.sizes:
             lab.corpus(size, f"corpus-{size}")
-            for name, milters, daemons in setups(lab):
-                if "inet" in name:
-                    continue
-                runs = []
-                for _ in range(args.reps):
-                    before = sum(cpu_seconds(lab.procs[x].pid) for x in daemons)
-                    result = lab.bench(milters, 16, max(1, args.messages // 16))
-                    result["cpu"] = (sum(cpu_seconds(lab.procs[x].pid) for x in daemons) - before) * 1000 / (
-                        16 * max(1, args.messages // 16))
-                    runs.append(result)
-                med = {k: statistics.median(r[k] for r in runs) for k in ("msgs", "p50", "p99", "cpu")}
+            chosen = [setup for setup in setups(lab) if "inet" not in setup[0]]
+            for name, med in measure(lab, chosen, 16, max(1, args.messages // 16)).items():
                 print(f"{name:24} {size:>8} {med['msgs']:>8.0f} {med['p50']:>8.3f} {med['p99']:>8.3f} "
                       f"{med['cpu']:>10.3f}", flush=True)
     finally:
@@ -273,19 +296,13 @@ def main_inside(args):
               f"median of {args.reps} runs; {os.cpu_count()} CPUs; client and daemons share them")
         print(f"{'setup':24} {'sessions':>8} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/msg':>10} "
               f"{'peak RSS MB':>11}")
-        for name, milters, daemons in setups(lab):
-            for sessions in args.sessions:
-                per = max(1, args.messages // sessions)
-                runs = []
-                for _ in range(args.reps):
-                    before = sum(cpu_seconds(lab.procs[x].pid) for x in daemons)
-                    result = lab.bench(milters, sessions, per)
-                    result["cpu"] = (sum(cpu_seconds(lab.procs[x].pid) for x in daemons) - before) * 1000 / (per * sessions)
-                    runs.append(result)
-                med = {k: statistics.median(r[k] for r in runs) for k in ("msgs", "p50", "p99", "cpu")}
-                rss = sum(peak_rss_mb(lab.procs[x].pid) for x in daemons)
+        table = {}
+        for sessions in args.sessions:  # setups side by side at each concurrency (the machine's speed drifts)
+            for name, med in measure(lab, setups(lab), sessions, max(1, args.messages // sessions)).items():
+                table[(name, sessions)] = med
                 print(f"{name:24} {sessions:>8} {med['msgs']:>8.0f} {med['p50']:>8.3f} {med['p99']:>8.3f} "
-                      f"{med['cpu']:>10.3f} {rss:>11.1f}", flush=True)
+                      f"{med['cpu']:>10.3f} {med['rss']:>11.1f}", flush=True)
+        print_ratios(table, args.sessions)
         if args.only != "authmilter":
             print("\nverdicts, message by message (concurrency 1, the whole corpus):")
             ours, theirs = lab.dir / "ours.log", lab.dir / "theirs.log"
