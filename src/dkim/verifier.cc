@@ -54,20 +54,38 @@ std::string bPrefix(const std::string& b) {
   return out;
 }
 
-// What a signature that did not pass means (RFC 8601 result, reason).
+std::string shortKeyReason(unsigned bits) {
+  return std::to_string(bits) + "-bit key is shorter than MinimumKeyBits (RFC 8301 3.2)";
+}
+
+// What a signature that did not pass means (RFC 8601 result, reason). README's "DKIM
+// results" table gives the RFC section behind each row: `fail` only when a verification
+// test ran and failed (RFC 8601 2.7.1: the body hash or the signature did not verify);
+// RFC 6376's other PERMFAIL conditions of the signature or the key are `permerror`, its
+// TEMPFAIL (key unavailable, 6.1.2) is `temperror`.
 std::pair<Result, std::string> failure(int error, int bodyHash, const SignatureResult& r) {
   const std::string key = r.selector + "._domainkey." + r.domain;
   switch (error) {
     case DKIM_SIGERROR_OK:
     case DKIM_SIGERROR_BADSIG:
       return {Result::Fail, bodyHash == DKIM_SIGBH_MISMATCH ? "body hash did not verify" : "signature did not verify"};
-    case DKIM_SIGERROR_EXPIRED: return {Result::Fail, "signature expired (x=)"};
-    case DKIM_SIGERROR_FUTURE: return {Result::Fail, "signature timestamp in the future (t=)"};
-    case DKIM_SIGERROR_KEYREVOKED: return {Result::Fail, "key revoked (empty p=)"};
+    case DKIM_SIGERROR_EXPIRED: return {Result::PermError, "signature expired (x=)"};
+    case DKIM_SIGERROR_FUTURE: return {Result::PermError, "signature timestamp in the future (t=)"};
+    case DKIM_SIGERROR_KEYREVOKED: return {Result::PermError, "key revoked (empty p=)"};
     case DKIM_SIGERROR_KEYFAIL: return {Result::TempError, "key lookup failed: " + key};
     case DKIM_SIGERROR_NOKEY: return {Result::PermError, "no key at " + key};
     case DKIM_SIGERROR_KEYTOOSMALL: return {Result::Policy, "key shorter than MinimumKeyBits"};
     case DKIM_SIGERROR_INVALID_H: return {Result::PermError, "From is not signed (h=)"};
+    // The key record (RFC 6376 6.1.2: PERMFAIL key syntax error, inappropriate key algorithm).
+    // Our DNS bridge hands libopendkim well-formed replies, so a "corrupt reply" is the record.
+    case DKIM_SIGERROR_DNSSYNTAX: return {Result::PermError, "key record at " + key + " is not a valid tag list"};
+    case DKIM_SIGERROR_KEYDECODE: return {Result::PermError, "key at " + key + " cannot be decoded (p=)"};
+    case DKIM_SIGERROR_KEYTYPEUNKNOWN: return {Result::PermError, "unknown key type (k=) at " + key};
+    case DKIM_SIGERROR_KEYVERSION: return {Result::PermError, "key record at " + key + " is not v=DKIM1"};
+    case DKIM_SIGERROR_KEYHASHMISMATCH: return {Result::PermError, "key h= at " + key + " excludes the signature's hash"};
+    case DKIM_SIGERROR_MULTIREPLY: return {Result::PermError, "several key records at " + key};
+    case DKIM_SIGERROR_DOMAIN: return {Result::PermError, "i= is not in d=, or d= is invalid (RFC 6376 3.5)"};
+    case DKIM_SIGERROR_SUBDOMAIN: return {Result::PermError, "key t=s forbids an i= in a subdomain of d="};
     default: {
       const char* why = dkim_sig_geterrorstr(error);
       return {Result::PermError, why != nullptr ? why : "invalid signature"};
@@ -238,17 +256,17 @@ std::vector<SignatureResult> Verification::finish() {
     const int bodyHash = dkim_sig_getbh(sig);
     const bool passed = error == DKIM_SIGERROR_OK && (flags & DKIM_SIGFLAG_PASSED) != 0 &&
                         bodyHash == DKIM_SIGBH_MATCH;
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    dkim_sig_getsignalg(sig, &alg);
     if (passed) {
-      dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
-      dkim_sig_getsignalg(sig, &alg);
       unsigned int bits = 0;
       dkim_sig_getkeysize(sig, &bits);
       if (alg == DKIM_SIGN_RSASHA1) {
         r.result = Result::Policy;
-        r.reason = "rsa-sha1 is not acceptable (RFC 8301)";
+        r.reason = "rsa-sha1 is not acceptable (RFC 8301 3.1)";
       } else if (alg != DKIM_SIGN_ED25519SHA256 && bits < verifier_.options().minKeyBits) {
         r.result = Result::Policy;
-        r.reason = std::to_string(bits) + "-bit key is shorter than MinimumKeyBits";
+        r.reason = shortKeyReason(bits);
       } else {
         r.result = Result::Pass;
       }
@@ -261,6 +279,22 @@ std::vector<SignatureResult> Verification::finish() {
       }
     } else {
       std::tie(r.result, r.reason) = failure(error, bodyHash, r);
+      // RFC 8301 3.1: rsa-sha1 MUST NOT be used for verifying, so a well-formed rsa-sha1
+      // signature is `policy` whatever its check said (a temporary key failure included:
+      // no later attempt could make it pass). A malformed one or a missing key stays
+      // permerror, which says more.
+      // RFC 8301 3.2: an RSA key under MinimumKeyBits is never valid, and libopendkim checks
+      // the body hash before the key size.
+      unsigned int bits = 0;
+      const bool shortKey = alg != DKIM_SIGN_ED25519SHA256 && dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK &&
+                            bits > 0 && bits < verifier_.options().minKeyBits;
+      if (alg == DKIM_SIGN_RSASHA1 && r.result != Result::PermError) {
+        r.reason = "rsa-sha1 is not acceptable (RFC 8301 3.1); " + r.reason;
+        r.result = Result::Policy;
+      } else if (shortKey && (r.result == Result::Fail || error == DKIM_SIGERROR_KEYTOOSMALL)) {
+        r.reason = shortKeyReason(bits) + (r.result == Result::Fail ? "; " + r.reason : "");
+        r.result = Result::Policy;
+      }
       // RFC 6376 §3.6.1 t=y: a failing signature from a testing key counts as no signature.
       if (r.testing && r.result == Result::Fail) {
         r.result = Result::Neutral;

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "authmilter/policy/domain_set.h"
+#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::dmarc {
@@ -522,10 +523,7 @@ class Parser {
 };
 }  // namespace
 
-bool isFromHeader(std::string_view name) {
-  while (!name.empty() && isWsp(name.back())) name.remove_suffix(1);
-  return util::iequals(name, "From");
-}
+bool isFromHeader(std::string_view name) { return util::isHeaderNamed(name, "From"); }
 
 std::optional<std::vector<Mailbox>> parseAddressList(std::string_view value, std::string* error) {
   // The blank after the colon is not part of anything an error message should quote.

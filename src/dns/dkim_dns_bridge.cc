@@ -58,6 +58,11 @@ int start(void* service, int type, unsigned char* query, unsigned char* buf, siz
     const DnsAnswer answer = resolver->lookup(name, static_cast<RrType>(type));
     if (answer.status == DnsStatus::Timeout) {
       handle->status = DKIM_DNS_EXPIRED;
+    } else if (isTemporary(answer.status)) {
+      // SERVFAIL, REFUSED, a broken reply, truncation with TCP failing: libopendkim reads an
+      // answer without records as "no key" (PERMFAIL), whatever its RCODE; an error status
+      // makes it say "key unavailable", a TEMPFAIL (RFC 6376 6.1.2).
+      handle->status = DKIM_DNS_ERROR;
     } else {
       const auto wire = answerToWire(name, static_cast<RrType>(type), answer);
       if (wire.empty() || wire.size() > buflen) return DKIM_DNS_ERROR;

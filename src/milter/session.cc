@@ -6,6 +6,7 @@
 
 #include "authmilter/log/logger.h"
 #include "authmilter/pipeline/auth_results.h"
+#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::milter {
@@ -105,6 +106,7 @@ void Session::beginMessage() {
   pending_ = {};
   firstRcptRejection_.clear();
   forgedAuthResults_.clear();
+  lookalikeAuthResults_ = 0;
   authResultsSeen_ = 0;
   changeInFlight(+1);
 }
@@ -149,10 +151,13 @@ Verdict Session::rcpt(const std::vector<std::string>& args) {
 
 Verdict Session::header(const std::string& name, const std::string& value) {
   if (!message_) return {};
-  if (util::iequals(name, pipeline::kAuthResultsHeader)) {
+  // Counted as the MTAs count them for smfi_chgheader: "Authentication-Results :" (a blank
+  // before the colon) is the same field; Postfix and sendmail pass its name trimmed.
+  if (util::isHeaderNamed(name, pipeline::kAuthResultsHeader)) {
     ++authResultsSeen_;
-    const auto id = pipeline::authservIdOf(value);
-    if (id && util::iequals(*id, config_->authservId)) forgedAuthResults_.push_back(authResultsSeen_);
+    const auto claim = pipeline::claimOf(value, config_->authservId);
+    if (claim != pipeline::AuthservIdClaim::NotOurs) forgedAuthResults_.push_back(authResultsSeen_);
+    if (claim == pipeline::AuthservIdClaim::Suspicious) ++lookalikeAuthResults_;
   }
   Verdict v = pipeline_.run([&](Stage& s) { return s.onHeader(connection_, *message_, name, value); });
   pending_ = pipeline::stronger(pending_, v);
@@ -183,6 +188,7 @@ void Session::applyEdits() {
     context_.deleteHeader(name, *it);
   }
   if (!forgedAuthResults_.empty()) m.logFields.emplace_back("removed_ar", std::to_string(forgedAuthResults_.size()));
+  if (lookalikeAuthResults_ > 0) m.logFields.emplace_back("removed_ar_lookalike", std::to_string(lookalikeAuthResults_));
   context_.insertHeader(0, name, lead + pipeline::formatAuthResults(config_->authservId, m.results));
   for (const auto& edit : m.headerEdits) {
     if (edit.kind == pipeline::HeaderEdit::Kind::Insert) {

@@ -1,6 +1,8 @@
 // Authentication-Results formatting and authserv-id extraction (RFC 8601 §2.2, §5).
 #include "authmilter/pipeline/auth_results.h"
 
+#include "authmilter/util/strings.h"
+
 namespace authmilter::pipeline {
 
 namespace {
@@ -98,6 +100,30 @@ std::optional<std::string> authservIdOf(std::string_view value) {
   }
   if (id.empty()) return std::nullopt;
   return id;
+}
+
+namespace {
+
+// A domain name as compared: ASCII lower case, without its final dot.
+std::string domainKey(std::string_view name) {
+  std::string key = util::toLower(name);
+  if (!key.empty() && key.back() == '.') key.pop_back();
+  return key;
+}
+
+}  // namespace
+
+AuthservIdClaim claimOf(std::string_view value, std::string_view ourId) {
+  const auto id = authservIdOf(value);
+  if (!id) return AuthservIdClaim::NotOurs;
+  const std::string ours = domainKey(ourId);
+  if (domainKey(*id) == ours) return AuthservIdClaim::Ours;
+  std::string ascii;
+  for (char c : *id) {
+    if (static_cast<unsigned char>(c) < 0x80) ascii.push_back(c);
+  }
+  return ascii.size() != id->size() && domainKey(ascii) == ours ? AuthservIdClaim::Suspicious
+                                                                 : AuthservIdClaim::NotOurs;
 }
 
 }  // namespace authmilter::pipeline

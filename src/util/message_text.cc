@@ -3,7 +3,14 @@
 
 #include <algorithm>
 
+#include "authmilter/util/strings.h"
+
 namespace authmilter::util {
+
+bool isHeaderNamed(std::string_view name, std::string_view wanted) {
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  return iequals(name, wanted);
+}
 
 MessageText splitMessageText(std::string_view raw) {
   std::string text;

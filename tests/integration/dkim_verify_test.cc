@@ -157,13 +157,13 @@ TEST_F(DkimVerifyTest, Rfc8301PolicyForSha1AndShortKeys) {
 
 TEST_F(DkimVerifyTest, TimeLimitsRevocationAndTagsNeverPass) {
   const auto expired = only("expired.eml");
-  EXPECT_EQ(expired.result, Result::Fail);
+  EXPECT_EQ(expired.result, Result::PermError);
   EXPECT_EQ(expired.reason, "signature expired (x=)");
   const auto future = only("future.eml");
-  EXPECT_EQ(future.result, Result::Fail);
+  EXPECT_EQ(future.result, Result::PermError);
   EXPECT_EQ(future.reason, "signature timestamp in the future (t=)");
   const auto revoked = only("revoked.eml");
-  EXPECT_EQ(revoked.result, Result::Fail);
+  EXPECT_EQ(revoked.result, Result::PermError);
   EXPECT_EQ(revoked.reason, "key revoked (empty p=)");
   const auto noFrom = only("no-from-in-h.eml");
   EXPECT_EQ(noFrom.result, Result::PermError);

@@ -127,7 +127,10 @@ std::string typeName(ldns_rr_type type) {
 // ----------------------------------------------------------------------------------------
 // Zone data
 
-enum class Action { Drop, Servfail, Truncate, Delay };
+enum class Action { Drop, Servfail, Refused, Truncate, TcpFail, Delay };
+
+// Thrown by respond() for a TCP query under !tcpfail: the connection is to close unanswered.
+struct TcpFailure {};
 
 struct Directive {
   Action action;
@@ -295,8 +298,12 @@ class ZoneParser {
       d.action = Action::Drop;
     } else if (keyword == "!servfail") {
       d.action = Action::Servfail;
+    } else if (keyword == "!refused") {
+      d.action = Action::Refused;
     } else if (keyword == "!truncate") {
       d.action = Action::Truncate;
+    } else if (keyword == "!tcpfail") {
+      d.action = Action::TcpFail;
     } else if (keyword == "!delay") {
       d.action = Action::Delay;
       if (words.size() < 2) fail(lineNo, "!delay needs MS NAME [TYPE]", text);
@@ -645,6 +652,7 @@ struct TestDnsServer::Impl {
 
     const auto zoneNow = currentZone();
     if (zoneNow->directive(Action::Drop, name, qtype)) return std::nullopt;
+    if (tcp && zoneNow->directive(Action::TcpFail, name, qtype)) throw TcpFailure();
     if (const Directive* d = zoneNow->directive(Action::Delay, name, qtype)) delayMs = d->delayMs;
 
     PktPtr reply = newReply(query.get(), question);
@@ -653,6 +661,8 @@ struct TestDnsServer::Impl {
       ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_REFUSED);
     } else if (zoneNow->directive(Action::Servfail, name, qtype)) {
       ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_SERVFAIL);
+    } else if (zoneNow->directive(Action::Refused, name, qtype)) {
+      ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_REFUSED);
     } else if (!tcp && zoneNow->directive(Action::Truncate, name, qtype)) {
       ldns_pkt_set_tc(reply.get(), true);
     } else {
@@ -820,7 +830,13 @@ struct TestDnsServer::Impl {
         const size_t len = (static_cast<size_t>(pending[0]) << 8) | pending[1];
         if (pending.size() < len + 2) break;
         int delayMs = 0;
-        auto reply = respond(pending.data() + 2, len, true, delayMs);
+        std::optional<Bytes> reply;
+        try {
+          reply = respond(pending.data() + 2, len, true, delayMs);
+        } catch (const TcpFailure&) {
+          ::shutdown(conn->fd.get(), SHUT_RDWR);
+          return;
+        }
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(len + 2));
         if (!reply) continue;
         if (delayMs > 0) {

@@ -1,7 +1,8 @@
 // A small DNS server for tests: serves records given as zone-file text on 127.0.0.1 and ::1
 // (UDP and TCP, one port), answering like a recursive server that knows only that data.
-// Directive lines make it misbehave on purpose (!drop, !servfail, !truncate, !delay), and it
-// counts the queries it receives. Built on libldns; everything runs in its own threads.
+// Directive lines make it misbehave on purpose (!drop, !servfail, !refused, !truncate,
+// !tcpfail, !delay), and it counts the queries it receives. Built on libldns; everything
+// runs in its own threads.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +17,10 @@ namespace authmilter::testsupport {
 // the previous owner), plus directive lines, NAME case-insensitive, no TYPE = every type:
 //   !drop NAME [TYPE]       never answer (TCP: read the query, send nothing)
 //   !servfail NAME [TYPE]   answer SERVFAIL, no records
+//   !refused NAME [TYPE]    answer REFUSED, no records
 //   !truncate NAME [TYPE]   over UDP answer with TC and no records; over TCP in full
+//   !tcpfail NAME [TYPE]    over TCP read the query and close the connection unanswered
+//                           (with !truncate: the TCP retry a truncated answer asks for fails)
 //   !delay MS NAME [TYPE]   answer normally after MS milliseconds, not blocking other queries
 class TestDnsServer {
  public:

@@ -60,6 +60,7 @@ class Session {
   std::string firstRcptRejection_;
   std::vector<size_t> forgedAuthResults_;  // 1-based indexes among Authentication-Results headers
   size_t authResultsSeen_ = 0;
+  size_t lookalikeAuthResults_ = 0;  // of those, ones whose id is ours only once non-ASCII is dropped
 };
 
 }  // namespace authmilter::milter

@@ -26,4 +26,14 @@ std::string formatPropertyValue(std::string_view value);
 // the rest parses; nullopt when there is none at all.
 std::optional<std::string> authservIdOf(std::string_view headerValue);
 
+// What an incoming Authentication-Results header claims about our authserv-id (§5: every
+// one that claims it must go).
+enum class AuthservIdClaim {
+  NotOurs,     // another id, or none ("mx.example.org.evil", "xmx.example.org")
+  Ours,        // our id compared as a domain name: any case, with or without a final dot
+  Suspicious,  // our id once its non-ASCII bytes are dropped ("mx.example.org<U+00A0>"): not
+               // ours by the grammar, but made to look ours to a reader; removed and logged
+};
+AuthservIdClaim claimOf(std::string_view headerValue, std::string_view ourId);
+
 }  // namespace authmilter::pipeline

@@ -16,6 +16,11 @@ struct MessageText {
   std::string body;                                          // CRLF line ends
 };
 
+// Whether a header field's name is `wanted` (case-insensitive), allowing the blanks before
+// the colon of RFC 5322 §4.5's obsolete syntax ("From :"): MTAs pass such a field on, and a
+// reader sees the same field.
+bool isHeaderNamed(std::string_view name, std::string_view wanted);
+
 // Lines without a colon in the header section are skipped (they are not header fields).
 MessageText splitMessageText(std::string_view raw);
 
