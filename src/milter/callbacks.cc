@@ -257,6 +257,18 @@ unsigned long requestedProtocol(unsigned long offered, unsigned hooks) {
 }
 
 bool registerCallbacks() {
+  // libmilter reads one milter packet (a header field, a body chunk) of at most 64 KB by
+  // default and drops the connection on a longer header field, which the MTA answers with
+  // milter_default_action (tempfail) on every retry until the message bounces days later.
+  // Postfix sends a header field whole, as long as its header_size_limit lets it be, without
+  // negotiating a size; so we read up to 16 MiB, more than Postfix's default
+  // message_size_limit (10 MB): any header field a default Postfix passes is read, and what we
+  // keep of the headers stays bounded by DKIMMaxHeaderBytes (past it DKIM says permerror).
+  // sendmail sends more than 64 KB only with SMFIP_MDS_256K/1M negotiated, which Debian's
+  // libmilter (built without _FFR_MDS_NEGOTIATE; SMFI_INTERNAL masks a milter's own request)
+  // cannot do: sendmail refuses such a header field itself (see README).
+  constexpr size_t kMaxPacket = 16 * 1024 * 1024;
+  smfi_setmaxdatasize(kMaxPacket);
   struct smfiDesc desc {};
   desc.xxfi_name = const_cast<char*>("authmilter");
   desc.xxfi_version = SMFI_VERSION;

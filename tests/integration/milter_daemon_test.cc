@@ -130,6 +130,72 @@ TEST_F(MilterDaemonTest, UnauthenticatedRelayRefusedPerRecipientAndForgedAuthRes
       << *line;
 }
 
+// RFC 8601 §5: every Authentication-Results that claims our authserv-id goes, however an
+// attacker spells it; only those that name another host stay. Each variant stands first,
+// before a From and an upstream header that must be kept; a removal is the deletion of
+// Authentication-Results #1 (the MTA counts "Authentication-Results :" under the same name).
+TEST_F(MilterDaemonTest, ForgedAuthResultsVariantsAreRemovedAndOthersKept) {
+  start("unix:" + dir_.file("s.sock"));
+  struct Variant {
+    const char* what;
+    std::string name, value;
+    bool removed, lookalike;
+  };
+  const std::string nbsp = "\xC2\xA0", zeroWidth = "\xE2\x80\x8B";
+  const std::vector<Variant> variants = {
+      {"our id", "Authentication-Results", " mx.test.example; spf=pass", true, false},
+      {"other case", "Authentication-Results", " MX.Test.Example; spf=pass", true, false},
+      {"trailing dot", "Authentication-Results", " mx.test.example.; spf=pass", true, false},
+      {"quoted", "Authentication-Results", " \"mx.test.example\"; spf=pass", true, false},
+      {"comment first", "Authentication-Results", " (hi) mx.test.example; spf=pass", true, false},
+      {"version after id", "Authentication-Results", " mx.test.example 1; spf=pass", true, false},
+      {"blank before the colon", "Authentication-Results ", " mx.test.example; spf=pass", true, false},
+      {"tab before the colon", "authentication-results\t", " mx.test.example.; spf=pass", true, false},
+      {"no-break space after the id", "Authentication-Results", " mx.test.example" + nbsp + "; spf=pass", true, true},
+      {"zero-width space inside", "Authentication-Results", " mx.test" + zeroWidth + ".example; spf=pass", true, true},
+      {"no-break space, trailing dot", "Authentication-Results", " mx.test.example." + nbsp + "; dkim=pass", true,
+       true},
+      {"longer name", "Authentication-Results", " mx.test.example.evil; spf=pass", false, false},
+      {"prefixed name", "Authentication-Results", " xmx.test.example; spf=pass", false, false},
+      {"parent name", "Authentication-Results", " test.example; spf=pass", false, false},
+      {"longer name with no-break space", "Authentication-Results", " mx.test.example.evil" + nbsp + "; spf=pass",
+       false, false},
+      {"another id", "Authentication-Results", " upstream.example; spf=pass", false, false},
+      {"another header", "X-Authentication-Results", " mx.test.example; spf=pass", false, false},
+  };
+  int n = 0;
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.what);
+    const std::string qid = "AR" + std::to_string(++n);
+    MilterClient c = session("203.0.113.9");
+    c.macros(SMFIC_MAIL, {{"i", qid}});
+    ASSERT_EQ(c.mailFrom({"<sender@remote.example>"}).action, 'c');
+    ASSERT_EQ(c.rcpt({"<bob@local.example>"}).action, 'c');
+    const Response eom = c.sendMessage({{v.name, v.value},
+                                        {"From", " sender@remote.example"},
+                                        {"Authentication-Results", " upstream.example; dkim=pass"}},
+                                       "hello\r\n", {{"i", qid}});
+    c.abort();
+    EXPECT_EQ(eom.action, 'c');
+    std::vector<HeaderChange> deletions;
+    for (const auto& h : eom.headers) {
+      if (h.kind == 'm') deletions.push_back(h);
+    }
+    if (v.removed) {
+      ASSERT_EQ(deletions.size(), 1u);
+      EXPECT_EQ(deletions[0].name, "Authentication-Results");
+      EXPECT_EQ(deletions[0].index, 1u);
+      EXPECT_EQ(deletions[0].value, "");
+    } else {
+      EXPECT_TRUE(deletions.empty());
+    }
+    const auto line = daemon_->waitForLog(qid + ": ");
+    ASSERT_TRUE(line);
+    EXPECT_EQ(line->find(" removed_ar=1") != std::string::npos, v.removed) << *line;
+    EXPECT_EQ(line->find(" removed_ar_lookalike=1") != std::string::npos, v.lookalike) << *line;
+  }
+}
+
 // An MTA that does not offer SMFIP_HDR_LEADSPC passes header values without the space
 // after the colon, and our header must then come without one too.
 TEST_F(MilterDaemonTest, WithoutLeadingSpaceOption) {
