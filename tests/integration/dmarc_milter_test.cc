@@ -178,6 +178,31 @@ TEST_F(DmarcMilterTest, AlignedThroughSpfOrDkimPasses) {
   EXPECT_EQ(tampered.reply, "550 5.7.1 Rejected by DMARC policy for example.com");
 }
 
+// RFC 8301: an rsa-sha1 signature or one made with an RSA key under MinimumKeyBits is
+// `policy`, never a pass, so it never aligns, whether or not its crypto holds.
+TEST_F(DmarcMilterTest, Sha1AndShortKeySignaturesNeverGiveDmarcADkimPass) {
+  start();
+  const auto altered = [](std::string m) { return m.replace(m.find("Tuesday"), 7, "Thursday"); };
+  const std::vector<std::pair<std::string, std::string>> messages = {
+      {"rsa-sha1 verifying", readFixture("rsa-sha1.eml")},
+      {"rsa-sha1 failing", altered(readFixture("rsa-sha1.eml"))},
+      {"512-bit key verifying", readFixture("rsa512.eml")},
+      {"512-bit key failing", altered(readFixture("rsa512.eml"))},
+      {"both on one message", readFixture("rsa512.eml").substr(0, readFixture("rsa512.eml").find("\r\nFrom:") + 2) +
+                                  readFixture("rsa-sha1.eml")},
+  };
+  int n = 0;
+  for (const auto& [what, raw] : messages) {
+    SCOPED_TRACE(what);
+    const std::string qid = "W" + std::to_string(++n);
+    const Response r = deliver(raw, qid);
+    EXPECT_EQ(r.reply, "550 5.7.1 Rejected by DMARC policy for example.com");
+    EXPECT_THAT(logLine(qid), HasSubstr("policy:example.com"));
+    EXPECT_THAT(logLine(qid), Not(HasSubstr("pass:example.com")));
+    EXPECT_THAT(logLine(qid), HasSubstr("dmarc=fail dmarc_from=example.com"));
+  }
+}
+
 TEST_F(DmarcMilterTest, MalformedFromIsRefusedSayingWhy) {
   start();
   const std::string twoFroms = "From: a@reject.test\r\nFrom: b@example.net\r\nSubject: x\r\n\r\nbody\r\n";

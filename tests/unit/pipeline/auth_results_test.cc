@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace authmilter::pipeline {
 namespace {
 
@@ -52,6 +56,32 @@ TEST(AuthResultsTest, AuthservIdOf) {
   EXPECT_EQ(authservIdOf("   "), std::nullopt);
   EXPECT_EQ(authservIdOf("(only a comment)"), std::nullopt);
   EXPECT_EQ(authservIdOf(";"), std::nullopt);
+}
+
+// RFC 8601 §5: ours compared as a domain name; lookalikes that only differ in non-ASCII
+// bytes are suspicious (removed too); longer, prefixed or other names are not ours.
+TEST(AuthResultsTest, ClaimOfComparesTheIdAsADomainName) {
+  using C = AuthservIdClaim;
+  const std::vector<std::pair<std::string, C>> table = {
+      {"mx.example.org; spf=pass", C::Ours},
+      {"MX.Example.Org; spf=pass", C::Ours},
+      {"mx.example.org.; spf=pass", C::Ours},
+      {"\"mx.example.org.\"; spf=pass", C::Ours},
+      {"mx.example.org\xC2\xA0; spf=pass", C::Suspicious},
+      {"\xC2\xA0mx.example.org; spf=pass", C::Suspicious},
+      {"mx.example.org.\xE3\x80\x80; spf=pass", C::Suspicious},
+      {"mx.example.org.evil; spf=pass", C::NotOurs},
+      {"xmx.example.org; spf=pass", C::NotOurs},
+      {"example.org; spf=pass", C::NotOurs},
+      {"mx.example.org..; spf=pass", C::NotOurs},
+      {"mx.example.org.evil\xC2\xA0; spf=pass", C::NotOurs},
+      {"\xC2\xA0; spf=pass", C::NotOurs},
+      {"(only a comment)", C::NotOurs},
+  };
+  for (const auto& [value, claim] : table) {
+    EXPECT_EQ(claimOf(value, "mx.example.org"), claim) << value;
+    EXPECT_EQ(claimOf(value, "MX.example.org."), claim) << value << " (our id spelt with a final dot)";
+  }
 }
 
 }  // namespace
