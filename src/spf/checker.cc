@@ -321,11 +321,14 @@ class Evaluation {
 
   // The client's PTR names (at most ptrNames, §4.6.4) whose forward lookup gives the client
   // address back (§5.5). `wanted`: only names equal to or below it are worth validating.
+  // `outOfTime`: set when SPFTimeout passed before a lookup (that is §4.6.4's temperror, not
+  // the DNS error §5.5 turns into "no match").
   std::vector<std::string> validatedNames(const std::string& wanted, bool stopAtFirst, std::string* problem,
-                                          bool* voidLimit) {
+                                          bool* voidLimit, bool* outOfTime = nullptr) {
     std::vector<std::string> names;
     // The reverse-lookup name is what %{ir}.%{v}.arpa spells (RFC 7208 §7.3).
     auto ptr = lookup(*expandMacros("%{ir}.%{v}.arpa", macros_, false), RrType::PTR, problem);
+    if (!ptr && outOfTime) *outOfTime = true;
     if (!ptr || dns::isTemporary(ptr->status)) return names;  // §5.5: a DNS error is no match
     if (ptr->status != DnsStatus::Ok) {
       if (voidLimit && !countVoid(problem)) *voidLimit = true;
@@ -337,6 +340,10 @@ class Evaluation {
       if (tried++ >= options_.limits.ptrNames) break;
       if (!wanted.empty() && !sameDomainOrBelow(r.text, wanted)) continue;
       auto a = lookup(r.text, type, problem);
+      if (!a && outOfTime) {
+        *outOfTime = true;
+        return {};
+      }
       if (!a || a->status != DnsStatus::Ok) continue;  // errors: try the next name
       for (const auto& address : a->records) {
         if (IpAddress::parse(address.text) == ip_) {
@@ -353,8 +360,9 @@ class Evaluation {
     std::string problem;
     if (!countTerm(&problem)) return Match::fail(Result::PermError, problem);
     const std::string name = target(m.domainSpec, domain);
-    bool voidLimit = false;
-    const auto names = validatedNames(name, true, &problem, &voidLimit);
+    bool voidLimit = false, outOfTime = false;
+    const auto names = validatedNames(name, true, &problem, &voidLimit, &outOfTime);
+    if (outOfTime) return Match::fail(Result::TempError, problem);
     if (voidLimit) return Match::fail(Result::PermError, problem);
     return names.empty() ? Match::no() : Match::yes();
   }

@@ -931,6 +931,18 @@ TEST_F(SpfCheckTest, OverallDeadlineGivesTemperror) {  // §4.6.4: elapsed-time 
   EXPECT_LT(elapsed, 1500ms);
 }
 
+// ptr turns a DNS error into "no match" (§5.5), but running out of time is §4.6.4's
+// temperror: past the deadline `ptr -all` must not become fail.
+TEST_F(SpfCheckTest, OverallDeadlineBeforePtrGivesTemperror) {
+  serve(txt("dlp.test", "v=spf1 a:slow1.dlp.test ptr -all") + "slow1.dlp.test. IN A 198.51.100.1\n" +
+        "!delay 600 slow1.dlp.test A\n");
+  CheckOptions o;
+  o.timeout = 200ms;
+  const auto r = Checker(resolver(2000ms, 1), o).checkHost(ip(kClient4), "dlp.test", "user@dlp.test", kHelo);
+  EXPECT_EQ(toString(r.result), "temperror") << describe(r);
+  EXPECT_NE(r.problem.find("SPFTimeout"), std::string::npos) << r.problem;
+}
+
 // ---------------------------------------------------------------------------------------
 // Limits (§4.6.4)
 
