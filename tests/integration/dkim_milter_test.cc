@@ -15,6 +15,7 @@
 
 #include "authmilter/config/config.h"
 #include "daemon_harness.h"
+#include "fixture_files.h"
 #include "milter_client.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
@@ -23,13 +24,8 @@ using namespace authmilter::testsupport;
 
 namespace {
 
-std::string fixturePath(const std::string& name) { return std::string(AUTHMILTER_DKIM_FIXTURES "/") + name; }
-
-std::string readFixture(const std::string& name) {
-  std::ifstream in(fixturePath(name), std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixturePath(const std::string& name) { return dkimFixturePath(name); }
+std::string readFixture(const std::string& name) { return dkimFixture(name); }
 
 class DkimMilterTest : public ::testing::Test {
  protected:

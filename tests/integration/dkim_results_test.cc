@@ -7,8 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +16,7 @@
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "daemon_harness.h"
+#include "fixture_files.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
 
@@ -27,13 +26,9 @@ namespace {
 using testsupport::TempDir;
 using testsupport::TestDnsServer;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using testsupport::readFile;
 
-std::string fixture(const std::string& name) { return readFile(std::string(AUTHMILTER_DKIM_FIXTURES "/") + name); }
+std::string fixture(const std::string& name) { return testsupport::dkimFixture(name); }
 
 // `text` with its first `from` (which must stand in the header section) replaced by `to`.
 std::string edited(std::string text, const std::string& from, const std::string& to) {

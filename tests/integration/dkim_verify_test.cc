@@ -4,8 +4,6 @@
 // result, never a crash.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "authmilter/util/message_text.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
+#include "fixture_files.h"
 #include "test_dns_server.h"
 
 namespace authmilter::dkim {
@@ -21,13 +20,7 @@ namespace {
 
 using testsupport::TestDnsServer;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string fixture(const std::string& name) { return readFile(std::string(AUTHMILTER_DKIM_FIXTURES "/") + name); }
+std::string fixture(const std::string& name) { return testsupport::dkimFixture(name); }
 
 class DkimVerifyTest : public ::testing::Test {
  protected:

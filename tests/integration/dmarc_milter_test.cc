@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "daemon_harness.h"
+#include "fixture_files.h"
 #include "milter_client.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
@@ -26,11 +27,7 @@ using ::testing::Not;
 
 namespace {
 
-std::string readFixture(const std::string& name) {
-  std::ifstream in(std::string(AUTHMILTER_DKIM_FIXTURES "/") + name, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string readFixture(const std::string& name) { return dkimFixture(name); }
 
 const std::string kZone = R"(
 _dmarc.example.com. TXT "v=DMARC1; p=reject"
