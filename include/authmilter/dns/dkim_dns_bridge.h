@@ -1,8 +1,9 @@
 // libopendkim resolves through our Resolver (and so through the shared cache and the
 // configured nameservers): its query hooks (dkim_dns_set_query_*) get a reply that we
 // build in DNS wire form from the Resolver's answer, as libopendkim parses res_query's.
-// A timeout becomes DKIM_DNS_EXPIRED (libopendkim: key retrieval failed, temporary),
-// NXDOMAIN/NODATA an empty reply with that RCODE (no key), SERVFAIL a SERVFAIL reply.
+// A timeout becomes DKIM_DNS_EXPIRED and every other temporary failure (SERVFAIL, REFUSED,
+// truncation with TCP failing) DKIM_DNS_ERROR: libopendkim says "key unavailable", a
+// TEMPFAIL (RFC 6376 6.1.2). NXDOMAIN/NODATA become an empty reply with that RCODE (no key).
 #pragma once
 
 #include <cstddef>
