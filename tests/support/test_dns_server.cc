@@ -1,13 +1,10 @@
-// The test DNS server: zone text parsed with ldns into a map by owner name, one thread
-// polling the UDP and listening TCP sockets, one thread per TCP connection, and one timer
-// thread that sends the delayed answers. An eventfd, written once and never read, tells
-// every thread to stop.
+// The test DNS server: zone text parsed into a Zone (test_dns_zone.h), one thread polling
+// the UDP and listening TCP sockets, one thread per TCP connection, and one timer thread
+// that sends the delayed answers. An eventfd, written once and never read, tells every
+// thread to stop.
 #include "test_dns_server.h"
 
 #include <arpa/inet.h>
-// Before ldns: without it, ldns/common.h defines `false` and `true` as macros.
-#include <stdbool.h>
-#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -17,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -25,42 +21,34 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "authmilter/dns/resolver.h"
-#include "authmilter/util/strings.h"
+#include "test_dns_zone.h"
 
 namespace authmilter::testsupport {
 
 namespace {
 
+using testdns::Action;
+using testdns::canonicalName;
+using testdns::Directive;
+using testdns::parseZone;
+using testdns::PktPtr;
+using testdns::resolve;
+using testdns::toUpper;
+using testdns::Zone;
+
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint32_t kDefaultTtl = 300;
 constexpr uint16_t kReplyUdpSize = 1232;  // what our OPT advertises
 constexpr size_t kPlainUdpLimit = 512;
-constexpr int kMaxCnameHops = 10;
 constexpr int kPortAttempts = 20;
 constexpr auto kTcpWriteTimeout = std::chrono::seconds(2);
-
-struct RrFree {
-  void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
-};
-struct RdfFree {
-  void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
-struct PktFree {
-  void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
-using RrPtr = std::unique_ptr<ldns_rr, RrFree>;
-using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
-using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
 
 // A file descriptor closed on destruction.
 class Fd {
@@ -91,31 +79,6 @@ class Fd {
   int fd_ = -1;
 };
 
-std::string toUpper(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return s;
-}
-
-std::vector<std::string> splitWords(const std::string& s) {
-  std::vector<std::string> words;
-  std::istringstream in(s);
-  std::string word;
-  while (in >> word) words.push_back(word);
-  return words;
-}
-
-// A domain name as a lookup key: ldns's presentation form, ASCII-lowercased, with the final
-// dot ("." for the root).
-std::string canonicalName(const ldns_rdf* dname) {
-  char* text = ldns_rdf2str(dname);
-  if (text == nullptr) return "";
-  std::string result = util::toLower(text);
-  free(text);
-  return result;
-}
-
 std::string typeName(ldns_rr_type type) {
   char* text = ldns_rr_type2str(type);
   if (text == nullptr) return "TYPE" + std::to_string(static_cast<unsigned>(type));
@@ -124,245 +87,8 @@ std::string typeName(ldns_rr_type type) {
   return result;
 }
 
-// ----------------------------------------------------------------------------------------
-// Zone data
-
-enum class Action { Drop, Servfail, Refused, Truncate, TcpFail, Delay };
-
 // Thrown by respond() for a TCP query under !tcpfail: the connection is to close unanswered.
 struct TcpFailure {};
-
-struct Directive {
-  Action action;
-  std::string name;                  // canonical
-  std::optional<ldns_rr_type> type;  // none: every type
-  int delayMs = 0;
-};
-
-struct Zone {
-  std::map<std::string, std::vector<RrPtr>> records;  // by canonical owner name
-  std::set<std::string> names;  // every name that exists: owners and all their ancestors
-  std::vector<Directive> directives;
-
-  const Directive* directive(Action action, const std::string& name, ldns_rr_type type) const {
-    for (const auto& d : directives) {
-      if (d.action == action && d.name == name && (!d.type || *d.type == type)) return &d;
-    }
-    return nullptr;
-  }
-
-  // The SOA whose owner is the longest suffix of `name`, if any.
-  const ldns_rr* closestSoa(const ldns_rdf* name) const {
-    RdfPtr owned;
-    const ldns_rdf* current = name;
-    while (current != nullptr) {
-      const auto it = records.find(canonicalName(current));
-      if (it != records.end()) {
-        for (const auto& rr : it->second) {
-          if (ldns_rr_get_type(rr.get()) == LDNS_RR_TYPE_SOA) return rr.get();
-        }
-      }
-      if (ldns_dname_label_count(current) == 0) break;
-      ldns_rdf* parent = ldns_dname_left_chop(current);
-      owned.reset(parent);
-      current = parent;
-    }
-    return nullptr;
-  }
-};
-
-// Removes a ';' comment, minding quotes and backslash escapes.
-std::string stripComment(const std::string& line) {
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ';' && !quoted) {
-      return line.substr(0, i);
-    }
-  }
-  return line;
-}
-
-// Opening minus closing parentheses outside quotes.
-int parenBalance(const std::string& text) {
-  bool quoted = false;
-  int balance = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (!quoted && c == '(') {
-      ++balance;
-    } else if (!quoted && c == ')') {
-      --balance;
-    }
-  }
-  return balance;
-}
-
-class ZoneParser {
- public:
-  ZoneParser() : origin_(ldns_dname_new_frm_str(".")) {
-    if (!origin_) throw std::runtime_error("TestDnsServer: out of memory");
-  }
-
-  std::shared_ptr<const Zone> parse(const std::string& text) {
-    auto zone = std::make_shared<Zone>();
-    std::istringstream in(text);
-    std::string line;
-    int lineNo = 0;
-    std::string pending;  // a record whose parentheses span lines
-    int pendingLine = 0;
-    int balance = 0;
-    while (std::getline(in, line)) {
-      ++lineNo;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      line_ = line;
-      const std::string code = stripComment(line);
-      if (pending.empty()) {
-        const std::string trimmed(util::trim(code));
-        if (trimmed.empty()) continue;
-        if (trimmed[0] == '!') {
-          parseDirective(*zone, trimmed, lineNo);
-          continue;
-        }
-        if (trimmed[0] == '$') {
-          parseControl(trimmed, lineNo);
-          continue;
-        }
-        pending = code;
-        pendingLine = lineNo;
-        balance = parenBalance(code);
-      } else {
-        pending += ' ';
-        pending += code;
-        balance += parenBalance(code);
-      }
-      if (balance <= 0) {
-        parseRecord(*zone, pending, pendingLine);
-        pending.clear();
-      }
-    }
-    if (!pending.empty()) fail(pendingLine, "unclosed parenthesis", pending);
-    for (const auto& [owner, rrs] : zone->records) {
-      addNameAndAncestors(*zone, ldns_rr_owner(rrs.front().get()));
-    }
-    return zone;
-  }
-
- private:
-  [[noreturn]] static void fail(int lineNo, const std::string& what, const std::string& text) {
-    throw std::runtime_error("TestDnsServer: zone line " + std::to_string(lineNo) + ": " + what + ": " +
-                             std::string(util::trim(text)));
-  }
-
-  // A name as written, relative to the origin unless it ends in a dot.
-  RdfPtr parseName(const std::string& text, int lineNo) {
-    RdfPtr name(ldns_dname_new_frm_str(text.c_str()));
-    if (!name) fail(lineNo, "bad domain name '" + text + "'", line_);
-    if (!ldns_dname_str_absolute(text.c_str()) && ldns_dname_cat(name.get(), origin_.get()) != LDNS_STATUS_OK) {
-      fail(lineNo, "domain name too long '" + text + "'", line_);
-    }
-    return name;
-  }
-
-  void parseControl(const std::string& text, int lineNo) {
-    const auto words = splitWords(text);
-    const std::string keyword = toUpper(words[0]);
-    if (keyword == "$ORIGIN") {
-      if (words.size() != 2) fail(lineNo, "$ORIGIN takes one name", text);
-      origin_ = parseName(words[1], lineNo);
-    } else if (keyword == "$TTL") {
-      if (words.size() != 2) fail(lineNo, "$TTL takes one value", text);
-      const char* end = nullptr;
-      const uint32_t ttl = ldns_str2period(words[1].c_str(), &end);
-      if (end == words[1].c_str() || *end != '\0') fail(lineNo, "bad $TTL value", text);
-      defaultTtl_ = ttl;
-    } else {
-      fail(lineNo, "unsupported control entry " + words[0], text);
-    }
-  }
-
-  void parseDirective(Zone& zone, const std::string& text, int lineNo) {
-    const auto words = splitWords(text);
-    Directive d{};
-    size_t next = 1;
-    const std::string keyword = util::toLower(words[0]);
-    if (keyword == "!drop") {
-      d.action = Action::Drop;
-    } else if (keyword == "!servfail") {
-      d.action = Action::Servfail;
-    } else if (keyword == "!refused") {
-      d.action = Action::Refused;
-    } else if (keyword == "!truncate") {
-      d.action = Action::Truncate;
-    } else if (keyword == "!tcpfail") {
-      d.action = Action::TcpFail;
-    } else if (keyword == "!delay") {
-      d.action = Action::Delay;
-      if (words.size() < 2) fail(lineNo, "!delay needs MS NAME [TYPE]", text);
-      const std::string& ms = words[1];
-      const auto [end, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), d.delayMs);
-      if (ec != std::errc() || end != ms.data() + ms.size() || d.delayMs < 0) {
-        fail(lineNo, "bad delay '" + ms + "'", text);
-      }
-      next = 2;
-    } else {
-      fail(lineNo, "unknown directive " + words[0], text);
-    }
-    if (words.size() < next + 1 || words.size() > next + 2) fail(lineNo, words[0] + " takes NAME [TYPE]", text);
-    d.name = canonicalName(parseName(words[next], lineNo).get());
-    if (words.size() == next + 2) {
-      const ldns_rr_type type = ldns_get_rr_type_by_name(words[next + 1].c_str());
-      if (type == 0) fail(lineNo, "unknown type '" + words[next + 1] + "'", text);
-      d.type = type;
-    }
-    zone.directives.push_back(std::move(d));
-  }
-
-  void parseRecord(Zone& zone, std::string text, int lineNo) {
-    if (text[0] == ' ' || text[0] == '\t') {
-      // No owner: the previous record's.
-      if (previousOwner_.empty()) fail(lineNo, "record without owner name and no previous record", text);
-      text = previousOwner_ + text;
-    }
-    ldns_rr* parsed = nullptr;
-    const ldns_status status = ldns_rr_new_frm_str(&parsed, text.c_str(), defaultTtl_, origin_.get(), nullptr);
-    RrPtr rr(parsed);
-    if (status != LDNS_STATUS_OK || !rr) {
-      fail(lineNo, status != LDNS_STATUS_OK ? ldns_get_errorstr_by_id(status) : "cannot parse", text);
-    }
-    if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) fail(lineNo, "only class IN is served", text);
-    if (ldns_rr_get_type(rr.get()) == LDNS_RR_TYPE_OPT) fail(lineNo, "OPT is not a record type", text);
-    char* owner = ldns_rdf2str(ldns_rr_owner(rr.get()));
-    if (owner != nullptr) {
-      previousOwner_ = owner;
-      free(owner);
-    }
-    zone.records[canonicalName(ldns_rr_owner(rr.get()))].push_back(std::move(rr));
-  }
-
-  static void addNameAndAncestors(Zone& zone, const ldns_rdf* owner) {
-    zone.names.insert(canonicalName(owner));
-    RdfPtr current(ldns_dname_left_chop(owner));
-    while (current) {
-      if (!zone.names.insert(canonicalName(current.get())).second) break;  // ancestors known too
-      if (ldns_dname_label_count(current.get()) == 0) break;
-      current.reset(ldns_dname_left_chop(current.get()));
-    }
-  }
-
-  RdfPtr origin_;
-  uint32_t defaultTtl_ = kDefaultTtl;
-  std::string previousOwner_;
-  std::string line_;
-};
 
 // ----------------------------------------------------------------------------------------
 // Answers
@@ -406,45 +132,6 @@ PktPtr newReply(const ldns_pkt* query, const ldns_rr* question) {
   return reply;
 }
 
-void pushClone(ldns_pkt* reply, ldns_pkt_section section, const ldns_rr* rr) {
-  ldns_pkt_push_rr(reply, section, ldns_rr_clone(rr));
-}
-
-// Fills the answer (and for negative answers the authority) from the zone data.
-void resolve(const Zone& zone, const ldns_rdf* qname, ldns_rr_type qtype, ldns_pkt* reply) {
-  const ldns_rdf* current = qname;  // points into the query or the zone, both outlive this
-  std::string name = canonicalName(current);
-  std::set<std::string> seen{name};
-  for (int hops = 0;; ++hops) {
-    const auto it = zone.records.find(name);
-    const ldns_rr* cname = nullptr;
-    bool found = false;
-    if (it != zone.records.end()) {
-      for (const auto& rr : it->second) {
-        const ldns_rr_type type = ldns_rr_get_type(rr.get());
-        if (type == qtype || qtype == LDNS_RR_TYPE_ANY) {
-          pushClone(reply, LDNS_SECTION_ANSWER, rr.get());
-          found = true;
-        } else if (type == LDNS_RR_TYPE_CNAME && cname == nullptr) {
-          cname = rr.get();
-        }
-      }
-    }
-    if (found) return;
-    if (cname != nullptr && qtype != LDNS_RR_TYPE_CNAME) {
-      const ldns_rdf* target = ldns_rr_rdf(cname, 0);
-      if (hops == kMaxCnameHops || target == nullptr) return;
-      pushClone(reply, LDNS_SECTION_ANSWER, cname);
-      name = canonicalName(target);
-      current = target;
-      if (!seen.insert(name).second) return;  // a loop: stop where it closes
-      continue;
-    }
-    if (zone.names.count(name) == 0) ldns_pkt_set_rcode(reply, LDNS_RCODE_NXDOMAIN);
-    if (const ldns_rr* soa = zone.closestSoa(current)) pushClone(reply, LDNS_SECTION_AUTHORITY, soa);
-    return;
-  }
-}
 
 // ----------------------------------------------------------------------------------------
 // Sockets
@@ -532,7 +219,7 @@ struct TestDnsServer::Impl {
   std::vector<ConnThread> conns;
 
   Impl(const std::string& zoneText, uint16_t wantedPort) {
-    zone = ZoneParser().parse(zoneText);
+    zone = parseZone(zoneText);
     bindAll(wantedPort);
     stopFd = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!stopFd.valid()) throw std::runtime_error(std::string("TestDnsServer: eventfd: ") + std::strerror(errno));
@@ -891,7 +578,7 @@ std::string TestDnsServer::nameserver4() const { return "127.0.0.1:" + std::to_s
 std::string TestDnsServer::nameserver6() const { return "[::1]:" + std::to_string(impl_->port); }
 
 void TestDnsServer::setZone(const std::string& zone) {
-  auto parsed = ZoneParser().parse(zone);
+  auto parsed = parseZone(zone);
   std::lock_guard lock(impl_->zoneMutex);
   impl_->zone = std::move(parsed);
 }
