@@ -205,13 +205,13 @@ class Loader {
 
     list("LocalDomains", [&](const std::string& e, std::string* w) { return c.localDomains.add(e, w); });
     if (!list("TrustedNetworks", [&](const std::string& e, std::string* w) {
-          const auto cidr = policy::Cidr::parse(e, w);
+          const auto cidr = net::Cidr::parse(e, w);
           if (cidr) c.trustedNetworks.add(*cidr);
           return cidr.has_value();
         })) {
       std::string unused;
-      c.trustedNetworks.add(*policy::Cidr::parse("127.0.0.0/8", &unused));
-      c.trustedNetworks.add(*policy::Cidr::parse("::1", &unused));
+      c.trustedNetworks.add(*net::Cidr::parse("127.0.0.0/8", &unused));
+      c.trustedNetworks.add(*net::Cidr::parse("::1", &unused));
     }
     list("IgnoreHosts", [&](const std::string& e, std::string* w) { return c.ignoreHosts.add(e, w); });
     c.submissionDaemons = util::splitList(raw("SubmissionDaemons").value);

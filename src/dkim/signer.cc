@@ -9,7 +9,7 @@
 #include <cctype>
 #include <ctime>
 
-#include "authmilter/util/message_text.h"
+#include "authmilter/mail/message_text.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::dkim {
@@ -63,7 +63,7 @@ void relaxedHeader(std::string_view name, std::string_view value, std::string& o
 // they will be), CRLF.
 void simpleHeader(std::string_view name, std::string_view value, std::string& out) {
   std::string field;
-  util::wireHeaderField(name, value, field);
+  mail::wireHeaderField(name, value, field);
   out += field;
   out += "\r\n";
 }
@@ -357,7 +357,7 @@ bool Signing::finish(std::vector<MadeSignature>* signatures, std::string* error)
 
 bool signMessage(const Signer& signer, const std::vector<SignatureSpec>& specs, std::string_view raw,
                  std::vector<MadeSignature>* signatures, std::string* error) {
-  const util::MessageText message = util::splitMessageText(raw);
+  const mail::MessageText message = mail::splitMessageText(raw);
   Signing signing(signer, specs, "authmilter");
   for (const auto& [name, value] : message.headers) signing.header(std::string(name), std::string(value));
   signing.endOfHeaders();

@@ -8,9 +8,9 @@
 #include <tuple>
 #include <utility>
 
-#include "authmilter/dns/dkim_dns_bridge.h"
-#include "authmilter/util/message_text.h"
-#include "authmilter/util/opendkim.h"
+#include "authmilter/dkim/dns_bridge.h"
+#include "authmilter/dkim/opendkim.h"
+#include "authmilter/mail/message_text.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::dkim {
@@ -99,7 +99,7 @@ Verifier::Verifier(std::shared_ptr<dns::Resolver> resolver, VerifyOptions option
     : resolver_(std::move(resolver)), options_(options) {
   lib_ = dkim_init(nullptr, nullptr);
   if (lib_ == nullptr) throw std::runtime_error("libopendkim: dkim_init failed");
-  dns::installDkimDns(lib_, *resolver_);
+  dkim::installDkimDns(lib_, *resolver_);
   // No FIXCRLF: it copies every body byte once per canonicalization, while the MTAs hand
   // CRLF bodies; body() mends the rare chunk with a bare CR or LF itself, and finish() ends
   // an unterminated last line (header values are mended in header()).
@@ -179,7 +179,7 @@ void Verification::header(std::string_view name, std::string_view value) {
     return;
   }
   // libopendkim's FIXCRLF only mends the body.
-  util::wireHeaderField(name, value, buffer_);
+  mail::wireHeaderField(name, value, buffer_);
   dkim_header(handle_, reinterpret_cast<u_char*>(buffer_.data()), buffer_.size());
 }
 
@@ -193,9 +193,9 @@ void Verification::body(std::string_view chunk) {
   if (failed_ || overflow_ || noSignatures_ || chunk.empty()) return;
   const bool crBefore = std::exchange(crBefore_, chunk.back() == '\r');
   lineOpen_ = chunk.back() != '\n';
-  if (!util::isCrlfOnly(chunk, crBefore)) {
+  if (!mail::isCrlfOnly(chunk, crBefore)) {
     // Hashed as it was on the wire: a bare LF or a bare CR becomes CRLF.
-    util::mendLineEnds(chunk, crBefore, fixedBody_);
+    mail::mendLineEnds(chunk, crBefore, fixedBody_);
     chunk = fixedBody_;
   }
   dkim_body(handle_, reinterpret_cast<u_char*>(const_cast<char*>(chunk.data())), chunk.size());
@@ -325,7 +325,7 @@ std::vector<SignatureResult> Verification::finish() {
 }
 
 std::vector<SignatureResult> verifyMessage(const Verifier& verifier, std::string_view raw, size_t* unchecked) {
-  const util::MessageText message = util::splitMessageText(raw);
+  const mail::MessageText message = mail::splitMessageText(raw);
   Verification v(verifier);
   for (const auto& [name, value] : message.headers) v.header(name, value);
   v.endOfHeaders();

@@ -19,7 +19,7 @@
 #include <memory>
 #include <random>
 
-#include "ldns_util.h"
+#include "authmilter/dns/ldns_util.h"
 
 namespace authmilter::dns {
 

@@ -123,17 +123,17 @@ std::vector<std::string> args(char** argv) {
   return out;
 }
 
-std::optional<policy::IpAddress> addressOf(const struct sockaddr* sa) {
+std::optional<net::IpAddress> addressOf(const struct sockaddr* sa) {
   if (sa == nullptr) return std::nullopt;
   if (sa->sa_family == AF_INET) {
     std::array<uint8_t, 4> b{};
     std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
-    return policy::IpAddress::fromV4(b);
+    return net::IpAddress::fromV4(b);
   }
   if (sa->sa_family == AF_INET6) {
     std::array<uint8_t, 16> b{};
     std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
-    return policy::IpAddress::fromV6(b);
+    return net::IpAddress::fromV6(b);
   }
   return std::nullopt;
 }

@@ -5,8 +5,8 @@
 #include <mutex>
 
 #include "authmilter/log/logger.h"
+#include "authmilter/mail/message_text.h"
 #include "authmilter/pipeline/auth_results.h"
-#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::milter {
@@ -75,7 +75,7 @@ std::string Session::macroOr(std::string_view name, std::string fallback) {
   return value ? std::move(*value) : std::move(fallback);
 }
 
-Verdict Session::connect(const std::string& hostname, std::optional<policy::IpAddress> address) {
+Verdict Session::connect(const std::string& hostname, std::optional<net::IpAddress> address) {
   connection_ = {};
   connection_.headerLeadingSpace = headerLeadingSpace_;
   // Postfix says "unknown", sendmail "[192.0.2.1]" for a client without a verified name;
@@ -84,7 +84,7 @@ Verdict Session::connect(const std::string& hostname, std::optional<policy::IpAd
   connection_.address = address;
   if (!connection_.address) {
     // Some MTAs pass no socket address (e.g. local submission); {client_addr} may still say.
-    if (auto text = context_.macro("{client_addr}")) connection_.address = policy::IpAddress::parse(*text);
+    if (auto text = context_.macro("{client_addr}")) connection_.address = net::IpAddress::parse(*text);
   }
   connection_.daemonName = util::sanitize(macroOr("{daemon_name}"));
   deferred_ = pipeline_.run([&](Stage& s) { return s.onConnect(connection_); });
@@ -118,7 +118,7 @@ void Session::refreshQueueId() {
 Verdict Session::mailFrom(const std::vector<std::string>& args) {
   beginMessage();
   auto& m = *message_;
-  m.sender = policy::parseMailAddress(args.empty() ? std::string() : args.front());
+  m.sender = mail::parseMailAddress(args.empty() ? std::string() : args.front());
   m.authLogin = macroOr("{auth_authen}");
   m.authType = macroOr("{auth_type}");
   refreshQueueId();
@@ -135,7 +135,7 @@ Verdict Session::mailFrom(const std::vector<std::string>& args) {
 Verdict Session::rcpt(const std::vector<std::string>& args) {
   if (!message_) return {};  // RCPT without MAIL cannot happen with a sane MTA; nothing to check
   auto& m = *message_;
-  const auto address = policy::parseMailAddress(args.empty() ? std::string() : args.front());
+  const auto address = mail::parseMailAddress(args.empty() ? std::string() : args.front());
   Verdict v = pipeline_.run([&](Stage& s) { return s.onRcpt(connection_, m, address); });
   if (v.stops()) {
     ++m.rejectedRecipients;
@@ -153,7 +153,7 @@ Verdict Session::header(const std::string& name, const std::string& value) {
   if (!message_) return {};
   // Counted as the MTAs count them for smfi_chgheader: "Authentication-Results :" (a blank
   // before the colon) is the same field; Postfix and sendmail pass its name trimmed.
-  if (util::isHeaderNamed(name, pipeline::kAuthResultsHeader)) {
+  if (mail::isHeaderNamed(name, pipeline::kAuthResultsHeader)) {
     ++authResultsSeen_;
     const auto claim = pipeline::claimOf(value, config_->authservId);
     if (claim != pipeline::AuthservIdClaim::NotOurs) forgedAuthResults_.push_back(authResultsSeen_);
@@ -243,7 +243,7 @@ void Session::endMessage(std::string_view action, const std::string& reason, con
   if (!reply.empty()) appendField(line, "reply", reply);
   for (const auto& [key, value] : m.logFields) appendField(line, key, value);
   log::info(line);
-  pipeline_.abort(m);
+  pipeline_.endMessage(m);
   message_.reset();
   changeInFlight(-1);
 }

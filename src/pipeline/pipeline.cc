@@ -13,13 +13,13 @@ Verdict Pipeline::run(const std::function<Verdict(Stage&)>& hook) {
   for (auto& stage : stages_) {
     Verdict v = hook(*stage);
     if (v.stops()) return v;
-    if (v.disposition > result.disposition) result = std::move(v);
+    result = stronger(result, v);
   }
   return result;
 }
 
-void Pipeline::abort(Message& message) {
-  for (auto& stage : stages_) stage->onAbort(message);
+void Pipeline::endMessage(Message& message) {
+  for (auto& stage : stages_) stage->onMessageEnd(message);
 }
 
 }  // namespace authmilter::pipeline

@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::policy {
@@ -36,9 +36,9 @@ bool validAsciiName(std::string_view name) {
 }
 
 std::optional<std::string> normalizeLiteral(std::string_view literal) {
-  const auto address = IpAddress::parse(literal);
+  const auto address = net::IpAddress::parse(literal);
   if (!address) return std::nullopt;
-  const std::string prefix = address->family() == IpAddress::Family::V6 ? "ipv6:" : "";
+  const std::string prefix = address->family() == net::IpAddress::Family::V6 ? "ipv6:" : "";
   return "[" + prefix + address->toString() + "]";
 }
 }  // namespace

@@ -15,7 +15,7 @@ bool looksLikeNetwork(std::string_view entry) {
 
 bool HostList::add(std::string_view entry, std::string* error) {
   if (looksLikeNetwork(entry)) {
-    const auto cidr = Cidr::parse(entry, error);
+    const auto cidr = net::Cidr::parse(entry, error);
     if (!cidr) return false;
     networks_.add(*cidr);
     return true;
@@ -23,7 +23,7 @@ bool HostList::add(std::string_view entry, std::string* error) {
   return names_.add(entry, error);
 }
 
-bool HostList::matches(const std::optional<IpAddress>& address, std::string_view hostname) const {
+bool HostList::matches(const std::optional<net::IpAddress>& address, std::string_view hostname) const {
   if (address && networks_.contains(*address)) return true;
   // The MTA reports "[192.0.2.1]" (or "unknown") for a client without a verified name.
   if (hostname.empty() || hostname.front() == '[') return false;

@@ -24,7 +24,7 @@ bool SenderLoginMap::add(std::string_view login, const std::vector<std::string>&
       grants.domains.push_back(*domain);
       continue;
     }
-    const auto parsed = parseMailAddress(entry);
+    const auto parsed = mail::parseMailAddress(entry);
     if (!parsed.valid || parsed.null || !parsed.hasDomain || parsed.sourceRoute) {
       *error = "'" + entry + "' is not an address (user@domain) or @domain";
       return false;
@@ -34,7 +34,7 @@ bool SenderLoginMap::add(std::string_view login, const std::vector<std::string>&
   return true;
 }
 
-bool SenderLoginMap::owns(std::string_view login, const MailAddress& sender) const {
+bool SenderLoginMap::owns(std::string_view login, const mail::MailAddress& sender) const {
   if (sender.null) return true;
   if (!sender.valid || !sender.hasDomain || sender.sourceRoute) return false;
   const auto it = grants_.find(std::string(login));

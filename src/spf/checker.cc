@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 using dns::DnsAnswer;
 using dns::DnsStatus;
 using dns::RrType;
-using policy::IpAddress;
+using net::IpAddress;
 
 // §4.3: a name check_host() can look up: at least two labels, each 1-63 characters, at
 // most 253 in all (a final dot allowed); not an address literal ("[192.0.2.1]") or a bare

@@ -28,9 +28,9 @@ std::string urlEncode(std::string_view s) {
   return out;
 }
 
-std::string readableAddress(const policy::IpAddress& ip) {
+std::string readableAddress(const net::IpAddress& ip) {
   char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(ip.family() == policy::IpAddress::Family::V4 ? AF_INET : AF_INET6, ip.bytes(), buf, sizeof buf);
+  inet_ntop(ip.family() == net::IpAddress::Family::V4 ? AF_INET : AF_INET6, ip.bytes(), buf, sizeof buf);
   return buf;
 }
 
@@ -46,7 +46,7 @@ std::string letterValue(char letter, const MacroContext& c) {
     case 'c': return readableAddress(c.ip);
     case 'r': return c.receiver.empty() ? "unknown" : c.receiver;
     case 't': return std::to_string(c.now);
-    case 'v': return c.ip.family() == policy::IpAddress::Family::V4 ? "in-addr" : "ip6";
+    case 'v': return c.ip.family() == net::IpAddress::Family::V4 ? "in-addr" : "ip6";
     default: return {};
   }
 }
@@ -74,9 +74,9 @@ std::string transform(std::string_view value, std::string_view delimiters, size_
 
 }  // namespace
 
-std::string dottedAddress(const policy::IpAddress& ip) {
+std::string dottedAddress(const net::IpAddress& ip) {
   std::string out;
-  if (ip.family() == policy::IpAddress::Family::V4) return readableAddress(ip);
+  if (ip.family() == net::IpAddress::Family::V4) return readableAddress(ip);
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < 16; ++i) {
     if (i > 0) out.push_back('.');

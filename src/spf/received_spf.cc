@@ -42,7 +42,7 @@ std::string commentText(std::string_view v) {
 
 }  // namespace
 
-std::string formatReceivedSpf(const CheckResult& r, const policy::IpAddress& ip, std::string_view helo,
+std::string formatReceivedSpf(const CheckResult& r, const net::IpAddress& ip, std::string_view helo,
                               std::string_view mailFrom, std::string_view receiver) {
   const std::string address = ip.toString();
   const std::string who = r.sender.empty() ? r.domain : r.sender;

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "authmilter/dmarc/from.h"
+#include "authmilter/mail/from.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::stages {
@@ -61,7 +61,7 @@ class DkimSignStage : public pipeline::Stage {
       return {};
     }
     std::string v = connection.headerLeadingSpace ? std::string(value) : " " + std::string(value);
-    if (dmarc::isFromHeader(name)) fromValues_.push_back(v);
+    if (mail::isFromHeader(name)) fromValues_.push_back(v);
     headers_.emplace_back(std::string(name), std::move(v));
     return {};
   }
@@ -102,7 +102,7 @@ class DkimSignStage : public pipeline::Stage {
     return {};
   }
 
-  void onAbort(Message&) override {
+  void onMessageEnd(Message&) override {
     because_ = {};
     decided_ = false;
     overflow_ = false;
@@ -122,14 +122,14 @@ class DkimSignStage : public pipeline::Stage {
       headers_.clear();
     };
     if (overflow_) return notSigned("headers exceed DKIMMaxHeaderBytes");
-    const dmarc::AuthorDomain author = dmarc::authorDomain(fromValues_);
+    const mail::AuthorDomain author = mail::authorDomain(fromValues_);
     if (!author.ok()) return notSigned(author.error);
     std::string unused;
-    const auto mailboxes = dmarc::parseAddressList(fromValues_.front(), &unused);
+    const auto mailboxes = mail::parseAddressList(fromValues_.front(), &unused);
     const std::string localPart = mailboxes && !mailboxes->empty() ? mailboxes->front().localPart : std::string();
     const std::string address = localPart + "@" + author.domain;
     if (message.authenticated() && config_.senderLoginMap &&
-        !config_.senderLoginMap->owns(message.authLogin, policy::parseMailAddress("<" + address + ">"))) {
+        !config_.senderLoginMap->owns(message.authLogin, mail::parseMailAddress("<" + address + ">"))) {
       return notSigned("From <" + util::sanitize(address) + "> not owned by user " + util::sanitize(message.authLogin));
     }
     auto specs = config_.signingTable.select(localPart, author.domain);

@@ -86,7 +86,7 @@ class DkimVerifyStage : public pipeline::Stage {
     return {};
   }
 
-  void onAbort(Message&) override {
+  void onMessageEnd(Message&) override {
     verification_.reset();
     started_ = false;
   }

@@ -1,7 +1,7 @@
 // DMARC stage (see the header).
 #include "authmilter/stages/dmarc_stage.h"
 
-#include "authmilter/dmarc/from.h"
+#include "authmilter/mail/from.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::stages {
@@ -25,7 +25,7 @@ class DmarcStage : public pipeline::Stage {
       : config_(config), evaluator_(evaluator) {}
 
   Verdict onHeader(const Connection&, Message&, std::string_view name, std::string_view value) override {
-    if (dmarc::isFromHeader(name)) fromValues_.emplace_back(value);
+    if (mail::isFromHeader(name)) fromValues_.emplace_back(value);
     return {};
   }
 
@@ -38,7 +38,7 @@ class DmarcStage : public pipeline::Stage {
       message.logFields.emplace_back("dmarc_skip", std::string(skip));
       return {};
     }
-    const dmarc::AuthorDomain author = dmarc::authorDomain(fromValues_);
+    const mail::AuthorDomain author = mail::authorDomain(fromValues_);
     fromValues_.clear();
     if (!author.ok()) return malformedFrom(message, author.error);
 
@@ -59,7 +59,7 @@ class DmarcStage : public pipeline::Stage {
     return verdict;
   }
 
-  void onAbort(Message&) override { fromValues_.clear(); }
+  void onMessageEnd(Message&) override { fromValues_.clear(); }
 
  private:
   Verdict malformedFrom(Message& message, const std::string& error) {

@@ -4,13 +4,13 @@
 #include "authmilter/stages/dkim_sign_stage.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
-#include "authmilter/stages/relay_policy.h"
+#include "authmilter/stages/relay_stage.h"
 #include "authmilter/stages/spf_stage.h"
 
 namespace authmilter::stages {
 
 std::vector<std::shared_ptr<const pipeline::StageFactory>> buildStageFactories(const config::Config& config) {
-  std::vector<std::shared_ptr<const pipeline::StageFactory>> stages{std::make_shared<RelayPolicyFactory>(config)};
+  std::vector<std::shared_ptr<const pipeline::StageFactory>> stages{std::make_shared<RelayStageFactory>(config)};
   if (config.spfCheck) stages.push_back(std::make_shared<SpfStageFactory>(config));
   if (config.dkimVerify) stages.push_back(std::make_shared<DkimVerifyStageFactory>(config));
   if (config.dmarcCheck) stages.push_back(std::make_shared<DmarcStageFactory>(config));

@@ -41,7 +41,7 @@ class SpfStage : public pipeline::Stage {
     }
     const auto& ip = *connection.address;
     const std::string& helo = connection.helo;
-    const policy::MailAddress& sender = message.sender;
+    const mail::MailAddress& sender = message.sender;
     const std::string mailFrom = sender.null ? std::string() : sender.text;
 
     // One SPFTimeout for both checks of this message.
@@ -71,7 +71,7 @@ class SpfStage : public pipeline::Stage {
   }
 
  private:
-  Verdict policy(const spf::CheckResult& r, const policy::IpAddress& ip) const {
+  Verdict policy(const spf::CheckResult& r, const net::IpAddress& ip) const {
     if (r.result == spf::Result::Fail && config_.spfRejectFail) {
       // RFC 7208 §8.4: the explanation, when there is one, tells the sender why.
       std::string text = util::sanitize(r.explanation);

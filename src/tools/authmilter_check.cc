@@ -15,13 +15,13 @@
 #include "authmilter/config/config.h"
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
+#include "authmilter/mail/message_text.h"
 #include "authmilter/pipeline/auth_results.h"
 #include "authmilter/pipeline/pipeline.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
 #include "authmilter/stages/spf_stage.h"
-#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 #include "authmilter/version.h"
 
@@ -135,7 +135,7 @@ std::string serverList(const dns::ResolverOptions& options) {
 
 // The SMTP envelope a check runs for: --ip, --helo, --from ('' or <> for the null sender).
 struct Envelope {
-  policy::IpAddress ip;
+  net::IpAddress ip;
   std::string helo;
   std::string from;  // without angle brackets
 };
@@ -149,7 +149,7 @@ std::optional<Envelope> envelopeArgs(Args& args, const std::string& check, size_
     usage(std::cerr);
     return std::nullopt;
   }
-  const auto ip = policy::IpAddress::parse(args.values["--ip"]);
+  const auto ip = net::IpAddress::parse(args.values["--ip"]);
   if (!ip) {
     std::cerr << "authmilter-check: --ip: '" << args.values["--ip"] << "' is not an IPv4 or IPv6 address\n";
     return std::nullopt;
@@ -162,7 +162,7 @@ std::optional<Envelope> envelopeArgs(Args& args, const std::string& check, size_
 int checkSpf(Args& args) {
   const auto envelope = envelopeArgs(args, "spf", 0);
   if (!envelope) return kExitUsage;
-  const policy::IpAddress& ip = envelope->ip;
+  const net::IpAddress& ip = envelope->ip;
   const std::string& helo = envelope->helo;
   const std::string& from = envelope->from;
 
@@ -228,7 +228,7 @@ int checkDkim(Args& args) {
 int checkDmarc(Args& args) {
   const auto envelope = envelopeArgs(args, "dmarc", 1);
   if (!envelope) return kExitUsage;
-  const policy::IpAddress& ip = envelope->ip;
+  const net::IpAddress& ip = envelope->ip;
   std::string raw;
   if (!readMessage(args, &raw)) return kExitUsage;
 
@@ -251,14 +251,14 @@ int checkDmarc(Args& args) {
   connection.headerLeadingSpace = true;
   pipeline::Message message;
   message.queueId = "check";
-  message.sender = policy::parseMailAddress("<" + from + ">");
+  message.sender = mail::parseMailAddress("<" + from + ">");
   std::cout << ";; DMARC for " << args.positional[0] << " from client " << ip.toString() << ", HELO "
             << util::sanitize(connection.helo) << ", MAIL FROM:<" << util::sanitize(from) << "> via "
             << serverList(dnsOptions) << "\n";
 
   pipeline::Verdict verdict = stages.run([&](pipeline::Stage& s) { return s.onMailFrom(connection, message); });
   if (!verdict.stops()) {
-    const util::MessageText text = util::splitMessageText(raw);
+    const mail::MessageText text = mail::splitMessageText(raw);
     for (const auto& [name, value] : text.headers) {
       stages.run([&](pipeline::Stage& s) { return s.onHeader(connection, message, name, value); });
     }

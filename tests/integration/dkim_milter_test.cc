@@ -167,7 +167,7 @@ TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
     }
     ASSERT_TRUE(stage);
     authmilter::pipeline::Connection connection;
-    connection.address = authmilter::policy::IpAddress::parse("203.0.113.9");
+    connection.address = authmilter::net::IpAddress::parse("203.0.113.9");
     connection.headerLeadingSpace = true;
     for (const char* fixture : {"length.eml", "length-intact.eml"}) {
       authmilter::pipeline::Message message;
@@ -176,7 +176,7 @@ TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
       stage->onEndOfHeaders(connection, message);
       stage->onBody(connection, message, p.body);
       stage->onEndOfMessage(connection, message);
-      stage->onAbort(message);
+      stage->onMessageEnd(message);
       ASSERT_EQ(message.dkim.size(), 1u) << fixture;
       EXPECT_EQ(message.dkim[0].result, "pass") << fixture;
       EXPECT_EQ(message.dkim[0].domain, "example.com");

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "authmilter/dkim/verifier.h"
-#include "authmilter/util/message_text.h"
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
+#include "authmilter/mail/message_text.h"
 #include "fixture_files.h"
 #include "test_dns_server.h"
 
@@ -91,7 +91,7 @@ TEST_F(DkimVerifyTest, BareLfFilesVerifyLikeCrlf) {
 TEST_F(DkimVerifyTest, StreamedBodiesWithBareLineEndsVerifyInAnyChunking) {
   for (const char* name : {"rsa-simple-simple.eml", "rsa-relaxed-relaxed.eml"}) {
     const std::string message = fixture(name);
-    const util::MessageText parts = util::splitMessageText(message);
+    const mail::MessageText parts = mail::splitMessageText(message);
     const std::string crlf = message.substr(message.find("\r\n\r\n") + 4);
     std::string lf = crlf, cr = crlf;
     for (size_t at; (at = lf.find("\r\n")) != std::string::npos;) lf.erase(at, 1);

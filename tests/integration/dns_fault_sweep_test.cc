@@ -22,7 +22,7 @@
 
 #include "authmilter/dmarc/evaluator.h"
 #include "authmilter/dns/ldns_resolver.h"
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 #include "authmilter/spf/spf.h"
 #include "daemon_harness.h"
 #include "milter_client.h"
@@ -174,7 +174,7 @@ class SpfFaultSweep : public ::testing::TestWithParam<std::tuple<SpfTarget, Faul
     spf::CheckOptions o;
     o.fetchExplanation = true;  // so the exp= row asks its name
     o.receiver = "mx.receiver.test";
-    const auto client = policy::IpAddress::parse(t.client);
+    const auto client = net::IpAddress::parse(t.client);
     return spf::Checker(resolverFor(server_), o)
         .checkHost(*client, t.domain, std::string("user@") + t.domain, "mail.helo.test");
   }

@@ -12,14 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "authmilter/dkim/dns_bridge.h"
 #include "authmilter/dns/caching_resolver.h"
-#include "authmilter/dns/dkim_dns_bridge.h"
 #include "authmilter/dns/ldns_resolver.h"
-#include "authmilter/dns/spf_dns_bridge.h"
 #include "daemon_harness.h"
+#include "spf_dns_bridge.h"
 #include "test_dns_server.h"
 
-#include "authmilter/util/opendkim.h"
+#include "authmilter/dkim/opendkim.h"
 
 extern "C" {
 #include <spf2/spf.h>
@@ -292,7 +292,7 @@ TEST_F(CachedDnsTest, CacheStaysWithinItsBound) {
 // answered from the cache.
 TEST_F(CachedDnsTest, Libspf2ResolvesThroughTheSharedResolver) {
   auto resolver = cache();
-  SpfDnsBridge bridge(resolver);
+  testsupport::SpfDnsBridge bridge(resolver);
   SPF_server_t* spf = SPF_server_new_dns(bridge.server(), 0);
   ASSERT_NE(spf, nullptr);
   for (int round = 0; round < 2; ++round) {
@@ -322,7 +322,7 @@ TEST_F(CachedDnsTest, Libspf2SeesATimeoutAsTemperror) {
   o.nameservers = {{"127.0.0.1", dropAll.port()}};
   o.timeout = 100ms;
   o.tries = 1;
-  SpfDnsBridge bridge(std::make_shared<LdnsResolver>(o));
+  testsupport::SpfDnsBridge bridge(std::make_shared<LdnsResolver>(o));
   SPF_server_t* spf = SPF_server_new_dns(bridge.server(), 0);
   SPF_request_t* request = SPF_request_new(spf);
   SPF_request_set_ipv4_str(request, "192.0.2.10");
@@ -344,7 +344,7 @@ TEST_F(CachedDnsTest, LibopendkimFetchesKeysThroughTheSharedResolver) {
   auto resolver = cache();
   DKIM_LIB* lib = dkim_init(nullptr, nullptr);
   ASSERT_NE(lib, nullptr);
-  installDkimDns(lib, *resolver);
+  dkim::installDkimDns(lib, *resolver);
   char error[256] = {};
   int dnssec = 0;
   char selector[] = "sel";
@@ -362,7 +362,7 @@ TEST_F(CachedDnsTest, LibopendkimFetchesKeysThroughTheSharedResolver) {
   auto slow = std::make_shared<CachingResolver>(
       std::make_shared<LdnsResolver>(options(100ms, 1)), CacheOptions{});
   lib = dkim_init(nullptr, nullptr);
-  installDkimDns(lib, *slow);
+  dkim::installDkimDns(lib, *slow);
   char slowSelector[] = "slow";
   EXPECT_NE(dkim_test_key(lib, slowSelector, domain, nullptr, 0, &dnssec, error, sizeof error), 0);
   EXPECT_NE(std::string(error), noKey);

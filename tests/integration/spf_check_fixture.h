@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "authmilter/dns/ldns_resolver.h"
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/util/strings.h"
 #include "test_dns_server.h"
@@ -24,7 +24,7 @@
 namespace authmilter::spf::testing_support {
 
 using dns::RrType;
-using policy::IpAddress;
+using net::IpAddress;
 using ::testing::HasSubstr;
 using testsupport::TestDnsServer;
 using namespace std::chrono_literals;

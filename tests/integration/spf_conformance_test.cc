@@ -30,10 +30,10 @@
 
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
-#include "authmilter/dns/spf_dns_bridge.h"
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/util/strings.h"
+#include "spf_dns_bridge.h"
 #include "test_dns_server.h"
 
 extern "C" {
@@ -347,7 +347,7 @@ dns::ResolverOptions resolverOptions(uint16_t port) {
   return o;
 }
 
-CheckResult checkOurs(const SuiteCase& c, const policy::IpAddress& ip, const TestDnsServer& server) {
+CheckResult checkOurs(const SuiteCase& c, const net::IpAddress& ip, const TestDnsServer& server) {
   CheckOptions options;
   options.fetchExplanation = true;
   options.receiver = kReceiver;
@@ -359,7 +359,7 @@ CheckResult checkOurs(const SuiteCase& c, const policy::IpAddress& ip, const Tes
 // In the child: libspf2's verdict in our words. It says "invalid" both for a DNS failure
 // (return code SPF_E_DNS_ERROR: temperror) and for a record it cannot compile (permerror).
 std::string evaluateWithLibspf2(const SuiteCase& c, uint16_t port) {
-  dns::SpfDnsBridge bridge(dns::makeCachingResolver(resolverOptions(port), {}));
+  testsupport::SpfDnsBridge bridge(dns::makeCachingResolver(resolverOptions(port), {}));
   SPF_server_t* server = SPF_server_new_dns(bridge.server(), 0);
   SPF_request_t* request = SPF_request_new(server);
   const bool v6 = c.host.find(':') != std::string::npos;
@@ -461,7 +461,7 @@ class SpfSuiteTest : public ::testing::TestWithParam<SuiteCase> {};
 TEST_P(SpfSuiteTest, Rfc7208Result) {
   const SuiteCase& c = GetParam();
   TestDnsServer server(c.zone);
-  const auto ip = policy::IpAddress::parse(c.host);
+  const auto ip = net::IpAddress::parse(c.host);
   ASSERT_TRUE(ip) << c.host;
   const CheckResult r = checkOurs(c, *ip, server);
   const std::string result(toString(r.result));
@@ -488,7 +488,7 @@ TEST(SpfSuite, Libspf2DiffersOnlyWhereExplained) {
   std::set<std::string> names;
   for (const auto& c : suite().cases) {
     names.insert(c.name);
-    const auto ip = policy::IpAddress::parse(c.host);
+    const auto ip = net::IpAddress::parse(c.host);
     ASSERT_TRUE(ip) << c.host;
     std::string ours;
     {

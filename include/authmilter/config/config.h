@@ -17,8 +17,8 @@
 #include "authmilter/dns/caching_resolver.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/log/logger.h"
+#include "authmilter/net/cidr_set.h"
 #include "authmilter/pipeline/stage.h"
-#include "authmilter/policy/cidr_set.h"
 #include "authmilter/policy/domain_set.h"
 #include "authmilter/policy/host_list.h"
 #include "authmilter/policy/sender_login_map.h"
@@ -52,7 +52,7 @@ struct Config {
 
   // Relay policy
   policy::DomainSet localDomains;
-  policy::CidrSet trustedNetworks;
+  net::CidrSet trustedNetworks;
   policy::HostList ignoreHosts;
   std::vector<std::string> submissionDaemons;
   std::optional<policy::SenderLoginMap> senderLoginMap;

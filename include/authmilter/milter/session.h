@@ -23,7 +23,7 @@ class Session {
   Session(std::shared_ptr<const config::Config> config, MilterContext& context, bool headerLeadingSpace);
   ~Session();
 
-  pipeline::Verdict connect(const std::string& hostname, std::optional<policy::IpAddress> address);
+  pipeline::Verdict connect(const std::string& hostname, std::optional<net::IpAddress> address);
   void helo(const std::string& name);
   pipeline::Verdict mailFrom(const std::vector<std::string>& args);
   pipeline::Verdict rcpt(const std::vector<std::string>& args);

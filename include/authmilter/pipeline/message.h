@@ -11,14 +11,14 @@
 #include <vector>
 
 #include "authmilter/dmarc/dmarc.h"
-#include "authmilter/policy/address.h"
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/mail/address.h"
+#include "authmilter/net/ip_address.h"
 
 namespace authmilter::pipeline {
 
 struct Connection {
   std::string hostname;                         // as the MTA reports it; "unknown" if unresolved
-  std::optional<policy::IpAddress> address;     // nullopt: unknown (never "trusted")
+  std::optional<net::IpAddress> address;     // nullopt: unknown (never "trusted")
   std::string helo;
   std::string daemonName;                       // {daemon_name}
   std::string tlsVersion;                       // {tls_version}
@@ -62,7 +62,7 @@ struct Message {
   std::string queueId;                          // {i}; empty until the MTA sends it
   std::string authLogin;                        // {auth_authen}; empty = not authenticated
   std::string authType;                         // {auth_type}
-  policy::MailAddress sender;
+  mail::MailAddress sender;
   std::vector<std::string> recipients;          // accepted recipients, as given
   size_t rejectedRecipients = 0;
   std::vector<AuthResult> results;              // for Authentication-Results

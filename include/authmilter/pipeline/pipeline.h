@@ -17,7 +17,8 @@ class Pipeline {
   // Calls `hook` on each stage in order; stops at the first verdict that stops() the event;
   // otherwise returns the strongest verdict seen (Quarantine or Continue).
   Verdict run(const std::function<Verdict(Stage&)>& hook);
-  void abort(Message& message);
+  // Every stage's onMessageEnd: the message is over, whichever way it ended.
+  void endMessage(Message& message);
 
  private:
   std::vector<std::unique_ptr<Stage>> stages_;

@@ -37,7 +37,7 @@ class Stage {
   virtual Verdict onHelo(const Connection&) { return {}; }
   // Message state begins: `message.sender` and the {auth_*} values are filled in.
   virtual Verdict onMailFrom(const Connection&, Message&) { return {}; }
-  virtual Verdict onRcpt(const Connection&, Message&, const policy::MailAddress&) { return {}; }
+  virtual Verdict onRcpt(const Connection&, Message&, const mail::MailAddress&) { return {}; }
   virtual Verdict onHeader(const Connection&, Message&, std::string_view, std::string_view) { return {}; }
   virtual Verdict onEndOfHeaders(const Connection&, Message&) { return {}; }
   virtual Verdict onBody(const Connection&, Message&, std::string_view) { return {}; }
@@ -45,7 +45,7 @@ class Stage {
   // The message ended (after end of message, or without it: refused at MAIL FROM, SMTP
   // RSET, abort, dropped connection): drop per-message state. Another message may follow
   // on the same connection.
-  virtual void onAbort(Message&) {}
+  virtual void onMessageEnd(Message&) {}
 };
 
 class StageFactory {

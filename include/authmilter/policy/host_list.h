@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "authmilter/policy/cidr_set.h"
+#include "authmilter/net/cidr_set.h"
 #include "authmilter/policy/domain_set.h"
 
 namespace authmilter::policy {
@@ -17,12 +17,12 @@ class HostList {
  public:
   // An entry with a digit-and-dot or colon form is a network, anything else a name.
   bool add(std::string_view entry, std::string* error);
-  bool matches(const std::optional<IpAddress>& address, std::string_view hostname) const;
+  bool matches(const std::optional<net::IpAddress>& address, std::string_view hostname) const;
   bool empty() const { return networks_.empty() && names_.empty(); }
-  const CidrSet& networks() const { return networks_; }
+  const net::CidrSet& networks() const { return networks_; }
 
  private:
-  CidrSet networks_;
+  net::CidrSet networks_;
   DomainSet names_;
 };
 

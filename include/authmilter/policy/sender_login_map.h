@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "authmilter/policy/address.h"
+#include "authmilter/mail/address.h"
 
 namespace authmilter::policy {
 
@@ -20,7 +20,7 @@ class SenderLoginMap {
   // `addresses` as written after the login; false + *error for a malformed entry.
   bool add(std::string_view login, const std::vector<std::string>& addresses, std::string* error);
   // The null sender <> belongs to everybody (bounces, vacation replies).
-  bool owns(std::string_view login, const MailAddress& sender) const;
+  bool owns(std::string_view login, const mail::MailAddress& sender) const;
   bool empty() const { return grants_.empty(); }
 
  private:

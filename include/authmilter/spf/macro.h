@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 
 namespace authmilter::spf {
 
@@ -16,7 +16,7 @@ struct MacroContext {
   std::string localPart;     // %{l}
   std::string senderDomain;  // %{o}
   std::string domain;        // %{d}: the current domain
-  policy::IpAddress ip;      // %{i} %{c} %{v}
+  net::IpAddress ip;      // %{i} %{c} %{v}
   std::string helo;          // %{h}
   std::string receiver;      // %{r}
   long long now = 0;         // %{t}
@@ -30,6 +30,6 @@ std::optional<std::string> expandMacros(std::string_view text, const MacroContex
 std::string truncateDomain(std::string name);
 
 // "1.2.0.192" for %{i} of 192.0.2.1; 32 dot-separated nibbles for IPv6 (§7.3).
-std::string dottedAddress(const policy::IpAddress& ip);
+std::string dottedAddress(const net::IpAddress& ip);
 
 }  // namespace authmilter::spf

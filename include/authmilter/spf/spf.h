@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "authmilter/dns/resolver.h"
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 
 namespace authmilter::spf {
 
@@ -75,18 +75,18 @@ class Checker {
 
   // RFC 7208 §4: check_host(ip, domain, sender). `helo` feeds %{h}. An IPv4-mapped IPv6
   // client is the IPv4 client it is (IpAddress unmaps it).
-  CheckResult checkHost(const policy::IpAddress& ip, std::string_view domain, std::string_view sender,
+  CheckResult checkHost(const net::IpAddress& ip, std::string_view domain, std::string_view sender,
                         std::string_view helo, Deadline deadline = {}) const;
 
   // The MAIL FROM identity (§2.4). `mailFrom` is the reverse-path without angle brackets;
   // an empty one (the null sender <>) checks "postmaster@HELO" instead, with identity
   // "helo". A sender without '@' or local part gets "postmaster" as its local part.
-  CheckResult checkMailFrom(const policy::IpAddress& ip, std::string_view helo, std::string_view mailFrom,
+  CheckResult checkMailFrom(const net::IpAddress& ip, std::string_view helo, std::string_view mailFrom,
                             Deadline deadline = {}) const;
 
   // The HELO identity (§2.3): check_host(ip, helo, "postmaster@" helo). A HELO that is not
   // a multi-label domain name (an address literal, a bare word) gives none.
-  CheckResult checkHelo(const policy::IpAddress& ip, std::string_view helo, Deadline deadline = {}) const;
+  CheckResult checkHelo(const net::IpAddress& ip, std::string_view helo, Deadline deadline = {}) const;
 
   const CheckOptions& options() const { return options_; }
 
@@ -100,7 +100,7 @@ class Checker {
 //   sender) receiver=mx.example.org; client-ip=192.0.2.1; envelope-from="alice@example.com";
 //   helo=mail.example.com; identity=mailfrom; mechanism="ip4:192.0.2.0/24"
 // Folded with "\n\t"; every value is quoted or sanitised so DNS text cannot inject lines.
-std::string formatReceivedSpf(const CheckResult& result, const policy::IpAddress& ip, std::string_view helo,
+std::string formatReceivedSpf(const CheckResult& result, const net::IpAddress& ip, std::string_view helo,
                               std::string_view mailFrom, std::string_view receiver);
 
 }  // namespace authmilter::spf

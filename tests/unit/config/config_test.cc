@@ -65,9 +65,9 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
   EXPECT_TRUE(config->log.syslog);
   EXPECT_EQ(config->log.level, log::LogLevel::Info);
   EXPECT_FALSE(config->authservId.empty());
-  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("127.0.0.1")));
-  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("::1")));
-  EXPECT_FALSE(config->trustedNetworks.contains(*policy::IpAddress::parse("192.0.2.1")));
+  EXPECT_TRUE(config->trustedNetworks.contains(*net::IpAddress::parse("127.0.0.1")));
+  EXPECT_TRUE(config->trustedNetworks.contains(*net::IpAddress::parse("::1")));
+  EXPECT_FALSE(config->trustedNetworks.contains(*net::IpAddress::parse("192.0.2.1")));
   EXPECT_FALSE(config->senderLoginMap.has_value());
 }
 
@@ -170,13 +170,13 @@ TEST(ConfigTest, ListFilesRelativeToConfAndParsed) {
                                            "IgnoreHosts ignore\nSenderLoginMap logins\n"));
   EXPECT_TRUE(config->localDomains.contains("example.org"));
   EXPECT_TRUE(config->localDomains.contains("a.example.net"));
-  EXPECT_TRUE(config->trustedNetworks.contains(*policy::IpAddress::parse("::ffff:192.0.2.4")));
-  EXPECT_FALSE(config->trustedNetworks.contains(*policy::IpAddress::parse("127.0.0.1")));  // file replaces default
-  EXPECT_TRUE(config->ignoreHosts.matches(policy::IpAddress::parse("198.51.100.7"), ""));
+  EXPECT_TRUE(config->trustedNetworks.contains(*net::IpAddress::parse("::ffff:192.0.2.4")));
+  EXPECT_FALSE(config->trustedNetworks.contains(*net::IpAddress::parse("127.0.0.1")));  // file replaces default
+  EXPECT_TRUE(config->ignoreHosts.matches(net::IpAddress::parse("198.51.100.7"), ""));
   ASSERT_TRUE(config->senderLoginMap.has_value());
-  EXPECT_TRUE(config->senderLoginMap->owns("alice", policy::parseMailAddress("<x@alice.example.org>")));
-  EXPECT_TRUE(config->senderLoginMap->owns("bob", policy::parseMailAddress("<BOB@example.org>")));
-  EXPECT_FALSE(config->senderLoginMap->owns("bob", policy::parseMailAddress("<alice@example.org>")));
+  EXPECT_TRUE(config->senderLoginMap->owns("alice", mail::parseMailAddress("<x@alice.example.org>")));
+  EXPECT_TRUE(config->senderLoginMap->owns("bob", mail::parseMailAddress("<BOB@example.org>")));
+  EXPECT_FALSE(config->senderLoginMap->owns("bob", mail::parseMailAddress("<alice@example.org>")));
 }
 
 TEST(ConfigTest, BadListEntriesNameTheListFileAndLine) {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
-#include "authmilter/dns/dkim_dns_bridge.h"
+#include "authmilter/dkim/dns_bridge.h"
 #include "temp_dir.h"
 
 namespace authmilter::dns {
@@ -83,7 +83,7 @@ TEST(AnswerToWireTest, LongTxtIsCutInto255OctetStrings) {
   const std::string key = "v=DKIM1; k=rsa; p=" + std::string(600, 'A');
   answer.records.push_back({key, 0});
   answer.records.push_back({"", 0});
-  const auto [rcode, rrs] = parseWire(answerToWire("sel._domainkey.example.com", RrType::TXT, answer));
+  const auto [rcode, rrs] = parseWire(dkim::answerToWire("sel._domainkey.example.com", RrType::TXT, answer));
   EXPECT_EQ(rcode, LDNS_RCODE_NOERROR);
   ASSERT_EQ(rrs.size(), 2u);
   ASSERT_EQ(rrs[0].size(), 3u);
@@ -95,15 +95,15 @@ TEST(AnswerToWireTest, LongTxtIsCutInto255OctetStrings) {
 TEST(AnswerToWireTest, StatusesBecomeRcodes) {
   DnsAnswer nx;
   nx.status = DnsStatus::NxDomain;
-  EXPECT_EQ(parseWire(answerToWire("a.example", RrType::TXT, nx)).first, LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(parseWire(dkim::answerToWire("a.example", RrType::TXT, nx)).first, LDNS_RCODE_NXDOMAIN);
   DnsAnswer nodata;
   nodata.status = DnsStatus::NoData;
-  const auto [rcode, rrs] = parseWire(answerToWire("a.example", RrType::TXT, nodata));
+  const auto [rcode, rrs] = parseWire(dkim::answerToWire("a.example", RrType::TXT, nodata));
   EXPECT_EQ(rcode, LDNS_RCODE_NOERROR);
   EXPECT_TRUE(rrs.empty());
   DnsAnswer fail;
   fail.status = DnsStatus::ServFail;
-  EXPECT_EQ(parseWire(answerToWire("a.example", RrType::TXT, fail)).first, LDNS_RCODE_SERVFAIL);
+  EXPECT_EQ(parseWire(dkim::answerToWire("a.example", RrType::TXT, fail)).first, LDNS_RCODE_SERVFAIL);
 }
 
 }  // namespace

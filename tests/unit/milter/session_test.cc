@@ -35,7 +35,7 @@ class SessionTest : public ::testing::Test {
 
   std::unique_ptr<Session> connect(const std::string& ip = "203.0.113.9", bool leadingSpace = false) {
     auto s = std::make_unique<Session>(config_, ctx_, leadingSpace);
-    s->connect("client.example.net", policy::IpAddress::parse(ip));
+    s->connect("client.example.net", net::IpAddress::parse(ip));
     s->helo("client.example.net");
     return s;
   }
@@ -214,7 +214,7 @@ TEST_F(SessionTest, ClientAddressFromMacroWhenSocketAddressMissing) {
 TEST_F(SessionTest, UnresolvedClientIsLoggedAsUnknown) {
   for (const char* name : {"[203.0.113.9]", "unknown", ""}) {
     Session s(config_, ctx_, false);
-    s.connect(name, policy::IpAddress::parse("203.0.113.9"));
+    s.connect(name, net::IpAddress::parse("203.0.113.9"));
     s.mailFrom({"<a@remote.example>"});
     s.abort();
     EXPECT_THAT(lastLogLine(), HasSubstr(" client=unknown[203.0.113.9] ")) << name;
@@ -246,7 +246,7 @@ TEST_F(SessionTest, IgnoredAndTrustedClientsAreRecordedAndLogged) {
   }
   {
     Session s(config_, ctx_, false);
-    s.connect("backup-mx.example.net", policy::IpAddress::parse("203.0.113.50"));
+    s.connect("backup-mx.example.net", net::IpAddress::parse("203.0.113.50"));
     EXPECT_TRUE(s.connection().ignored);
   }
   auto s = connect("192.0.2.9");

@@ -53,13 +53,13 @@ TEST(HostListTest, NetworksAndNames) {
   ASSERT_TRUE(list.add("2001:db8::1", &error));
   ASSERT_TRUE(list.add("mx.example.org", &error));
   ASSERT_TRUE(list.add(".backup.example.net", &error));
-  EXPECT_TRUE(list.matches(IpAddress::parse("192.0.2.9"), "unknown"));
-  EXPECT_TRUE(list.matches(IpAddress::parse("::ffff:192.0.2.9"), ""));
-  EXPECT_TRUE(list.matches(IpAddress::parse("2001:db8::1"), ""));
-  EXPECT_TRUE(list.matches(IpAddress::parse("203.0.113.5"), "MX.Example.org"));
+  EXPECT_TRUE(list.matches(net::IpAddress::parse("192.0.2.9"), "unknown"));
+  EXPECT_TRUE(list.matches(net::IpAddress::parse("::ffff:192.0.2.9"), ""));
+  EXPECT_TRUE(list.matches(net::IpAddress::parse("2001:db8::1"), ""));
+  EXPECT_TRUE(list.matches(net::IpAddress::parse("203.0.113.5"), "MX.Example.org"));
   EXPECT_TRUE(list.matches(std::nullopt, "a.backup.example.net"));
-  EXPECT_FALSE(list.matches(IpAddress::parse("203.0.113.5"), "[203.0.113.5]"));
-  EXPECT_FALSE(list.matches(IpAddress::parse("203.0.113.5"), "evil.example"));
+  EXPECT_FALSE(list.matches(net::IpAddress::parse("203.0.113.5"), "[203.0.113.5]"));
+  EXPECT_FALSE(list.matches(net::IpAddress::parse("203.0.113.5"), "evil.example"));
   EXPECT_FALSE(list.matches(std::nullopt, ""));
   EXPECT_FALSE(list.add("192.0.2.0/99", &error));
 }

@@ -108,7 +108,7 @@ class SpfMacroTest : public ::testing::Test {
     context_.localPart = "strong-bad";
     context_.senderDomain = "email.example.com";
     context_.domain = "email.example.com";
-    context_.ip = *policy::IpAddress::parse("192.0.2.3");
+    context_.ip = *net::IpAddress::parse("192.0.2.3");
     context_.helo = "mx.example.org";
     context_.receiver = "mx.example.net";
     context_.now = 1234567890;
@@ -140,7 +140,7 @@ TEST_F(SpfMacroTest, Rfc7208Section7_4Examples) {
   EXPECT_EQ(expand("%{lr-}.lp.%{ir}.%{v}._spf.%{d2}"), "bad.strong.lp.3.2.0.192.in-addr._spf.example.com");
   EXPECT_EQ(expand("%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}"), "3.2.0.192.in-addr.strong.lp._spf.example.com");
   EXPECT_EQ(expand("%{d2}.trusted-domains.example.net"), "example.com.trusted-domains.example.net");
-  context_.ip = *policy::IpAddress::parse("2001:db8::cb01");
+  context_.ip = *net::IpAddress::parse("2001:db8::cb01");
   EXPECT_EQ(expand("%{ir}.%{v}._spf.%{d2}"),
             "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
 }
@@ -155,7 +155,7 @@ TEST_F(SpfMacroTest, EscapesUpperCaseAndExplanationLetters) {
   EXPECT_EQ(expand("a b"), "(invalid)");   // spaces only in explanations
   EXPECT_EQ(expand("%{h}"), "mx.example.org");
   EXPECT_EQ(expand("%{p}"), "unknown");    // no way to validate here
-  context_.ip = *policy::IpAddress::parse("2001:db8::cb01");
+  context_.ip = *net::IpAddress::parse("2001:db8::cb01");
   EXPECT_EQ(expand("%{c} %{v}", true), "2001:db8::cb01 ip6");
   EXPECT_EQ(expand("%{d1000r}"), "com.example.email");  // more parts than there are: all
 }

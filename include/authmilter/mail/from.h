@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace authmilter::dmarc {
+namespace authmilter::mail {
 
 // A header name that means From: "From", any case, blanks allowed before the colon
 // (RFC 5322 §4.5.2 obs-from, "From :"), so the name may end in blanks.
@@ -43,4 +43,4 @@ struct AuthorDomain {
 // domain. Several mailboxes all in one domain are fine (RFC 9989 §5.3.1 counts domains).
 AuthorDomain authorDomain(const std::vector<std::string>& fromValues);
 
-}  // namespace authmilter::dmarc
+}  // namespace authmilter::mail

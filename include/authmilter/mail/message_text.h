@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace authmilter::util {
+namespace authmilter::mail {
 
 struct MessageText {
   std::vector<std::pair<std::string, std::string>> headers;  // name, value
@@ -36,4 +36,4 @@ bool isCrlfOnly(std::string_view chunk, bool crBefore);
 // body before `chunk` that is not followed by LF gets its LF here, at the start of `out`).
 void mendLineEnds(std::string_view chunk, bool crBefore, std::string& out);
 
-}  // namespace authmilter::util
+}  // namespace authmilter::mail

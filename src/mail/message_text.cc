@@ -1,15 +1,15 @@
 // Message file splitting (see the header).
-#include "authmilter/util/message_text.h"
+#include "authmilter/mail/message_text.h"
 
 #include <algorithm>
 
 #include "authmilter/util/strings.h"
 
-namespace authmilter::util {
+namespace authmilter::mail {
 
 bool isHeaderNamed(std::string_view name, std::string_view wanted) {
   while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  return iequals(name, wanted);
+  return util::iequals(name, wanted);
 }
 
 MessageText splitMessageText(std::string_view raw) {
@@ -70,4 +70,4 @@ void mendLineEnds(std::string_view chunk, bool crBefore, std::string& out) {
   }
 }
 
-}  // namespace authmilter::util
+}  // namespace authmilter::mail

@@ -1,9 +1,9 @@
 // CIDR parsing and matching: IPv4, IPv6, IPv4-mapped clients, bad entries.
-#include "authmilter/policy/cidr_set.h"
+#include "authmilter/net/cidr_set.h"
 
 #include <gtest/gtest.h>
 
-namespace authmilter::policy {
+namespace authmilter::net {
 namespace {
 
 IpAddress ip(const char* text) {
@@ -84,4 +84,4 @@ TEST(CidrSetTest, RejectsBadEntries) {
 }
 
 }  // namespace
-}  // namespace authmilter::policy
+}  // namespace authmilter::net

@@ -2,7 +2,7 @@
 // allow_untrusted_routing=no, smtpd_sender_login_maps); where an address form is
 // ambiguous the stage refuses, because a wrong refusal is a bounce the sender sees and
 // a wrong acceptance is an open relay.
-#include "authmilter/stages/relay_policy.h"
+#include "authmilter/stages/relay_stage.h"
 
 #include <algorithm>
 
@@ -14,7 +14,7 @@ using pipeline::Connection;
 using pipeline::Message;
 using pipeline::Verdict;
 
-RecipientClass classifyRecipient(const policy::MailAddress& rcpt, const policy::DomainSet& localDomains) {
+RecipientClass classifyRecipient(const mail::MailAddress& rcpt, const policy::DomainSet& localDomains) {
   if (!rcpt.valid || rcpt.null) return RecipientClass::Invalid;
   if (rcpt.sourceRoute || rcpt.routingInLocalPart) return RecipientClass::Routing;
   if (!rcpt.hasDomain) {
@@ -36,9 +36,9 @@ std::string_view className(RecipientClass c) {
   return "?";
 }
 
-class RelayPolicy : public pipeline::Stage {
+class RelayStage : public pipeline::Stage {
  public:
-  explicit RelayPolicy(const config::Config& config) : config_(config) {}
+  explicit RelayStage(const config::Config& config) : config_(config) {}
 
   Verdict onConnect(Connection& connection) override {
     connection.trustedNetwork = connection.address && config_.trustedNetworks.contains(*connection.address);
@@ -69,7 +69,7 @@ class RelayPolicy : public pipeline::Stage {
     return {};
   }
 
-  Verdict onRcpt(const Connection& connection, Message& message, const policy::MailAddress& rcpt) override {
+  Verdict onRcpt(const Connection& connection, Message& message, const mail::MailAddress& rcpt) override {
     if (message.authenticated() || connection.trustedNetwork) return {};
     const RecipientClass c = classifyRecipient(rcpt, config_.localDomains);
     if (c == RecipientClass::Local) return {};
@@ -83,6 +83,6 @@ class RelayPolicy : public pipeline::Stage {
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> RelayPolicyFactory::create() const { return std::make_unique<RelayPolicy>(config_); }
+std::unique_ptr<pipeline::Stage> RelayStageFactory::create() const { return std::make_unique<RelayStage>(config_); }
 
 }  // namespace authmilter::stages

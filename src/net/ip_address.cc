@@ -1,5 +1,5 @@
 // IpAddress parsing and printing on inet_pton/inet_ntop.
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 
 #include "authmilter/util/strings.h"
 
-namespace authmilter::policy {
+namespace authmilter::net {
 
 IpAddress IpAddress::fromV4(const std::array<uint8_t, 4>& bytes) {
   IpAddress a;
@@ -51,4 +51,4 @@ std::string IpAddress::toString() const {
   return buf;
 }
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::net

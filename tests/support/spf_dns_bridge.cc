@@ -1,7 +1,7 @@
 // The libspf2 DNS layer on our Resolver. libspf2 reads the outcome from the h_errno
 // values of res_query: HOST_NOT_FOUND (NXDOMAIN), NO_DATA, TRY_AGAIN (temporary), and
 // the records from a union per type (struct in_addr, struct in6_addr, or a C string).
-#include "authmilter/dns/spf_dns_bridge.h"
+#include "spf_dns_bridge.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -14,7 +14,13 @@ extern "C" {
 #include <spf2/spf_dns.h>
 }
 
-namespace authmilter::dns {
+namespace authmilter::testsupport {
+
+using dns::DnsAnswer;
+using dns::DnsRecord;
+using dns::DnsStatus;
+using dns::Resolver;
+using dns::RrType;
 
 namespace {
 
@@ -90,4 +96,4 @@ SpfDnsBridge::SpfDnsBridge(std::shared_ptr<Resolver> resolver)
 
 SpfDnsBridge::~SpfDnsBridge() = default;
 
-}  // namespace authmilter::dns
+}  // namespace authmilter::testsupport

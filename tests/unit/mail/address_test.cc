@@ -1,9 +1,9 @@
 // parseMailAddress: how each envelope address form is taken apart.
-#include "authmilter/policy/address.h"
+#include "authmilter/mail/address.h"
 
 #include <gtest/gtest.h>
 
-namespace authmilter::policy {
+namespace authmilter::mail {
 namespace {
 
 TEST(MailAddressTest, PlainAddress) {
@@ -67,4 +67,4 @@ TEST(MailAddressTest, ControlCharactersAreNotCopiedIntoText) {
 }
 
 }  // namespace
-}  // namespace authmilter::policy
+}  // namespace authmilter::mail

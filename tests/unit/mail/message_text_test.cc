@@ -1,11 +1,11 @@
 // Line-end handling for streamed bodies (the DKIM verifier mends bare CR and LF itself).
-#include "authmilter/util/message_text.h"
+#include "authmilter/mail/message_text.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace authmilter::util {
+namespace authmilter::mail {
 namespace {
 
 TEST(MessageTextTest, CrlfOnlyAcceptsPairsSplitAcrossChunks) {
@@ -55,4 +55,4 @@ TEST(MessageTextTest, ChunkedMendingMatchesWholeBody) {
 }
 
 }  // namespace
-}  // namespace authmilter::util
+}  // namespace authmilter::mail

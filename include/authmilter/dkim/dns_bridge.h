@@ -14,13 +14,13 @@
 
 struct dkim_lib;
 
-namespace authmilter::dns {
+namespace authmilter::dkim {
 
 // Installs the hooks on `lib`; `resolver` must outlive the library handle's use.
-void installDkimDns(dkim_lib* lib, Resolver& resolver);
+void installDkimDns(dkim_lib* lib, dns::Resolver& resolver);
 
 // The answer as a DNS reply to (name, type) in wire form: what the DKIM hooks hand to
 // libopendkim. Records are owned by `name` (the CNAME chain is already followed).
-std::vector<uint8_t> answerToWire(const std::string& name, RrType type, const DnsAnswer& answer);
+std::vector<uint8_t> answerToWire(const std::string& name, dns::RrType type, const dns::DnsAnswer& answer);
 
-}  // namespace authmilter::dns
+}  // namespace authmilter::dkim

@@ -18,11 +18,11 @@ enum class RecipientClass {
   NoDomain,       // bare local part: the MTA would complete it with a domain we can't see
   Invalid,        // unparseable, or the null address
 };
-RecipientClass classifyRecipient(const policy::MailAddress& rcpt, const policy::DomainSet& localDomains);
+RecipientClass classifyRecipient(const mail::MailAddress& rcpt, const policy::DomainSet& localDomains);
 
-class RelayPolicyFactory : public pipeline::StageFactory {
+class RelayStageFactory : public pipeline::StageFactory {
  public:
-  explicit RelayPolicyFactory(const config::Config& config) : config_(config) {}
+  explicit RelayStageFactory(const config::Config& config) : config_(config) {}
   std::string_view name() const override { return "relay"; }
   uint32_t hooks() const override { return pipeline::kHookConnect | pipeline::kHookMail | pipeline::kHookRcpt; }
   std::unique_ptr<pipeline::Stage> create() const override;

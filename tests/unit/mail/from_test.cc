@@ -1,13 +1,13 @@
 // The From header as an address list, and the Author Domain: the forms that must parse, the
 // ones that must not (the spoofing tricks among them), and the error texts.
-#include "authmilter/dmarc/from.h"
+#include "authmilter/mail/from.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace authmilter::dmarc {
+namespace authmilter::mail {
 namespace {
 
 // The Author Domain of a message with one From header, or "error: ..." so that a failing
@@ -414,4 +414,4 @@ TEST(FromHeaderTest, ErrorTextsArePrintableAndShort) {
 }
 
 }  // namespace
-}  // namespace authmilter::dmarc
+}  // namespace authmilter::mail

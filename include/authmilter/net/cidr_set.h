@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "authmilter/policy/ip_address.h"
+#include "authmilter/net/ip_address.h"
 
-namespace authmilter::policy {
+namespace authmilter::net {
 
 struct Cidr {
   IpAddress network;
@@ -34,4 +34,4 @@ class CidrSet {
   std::vector<Cidr> entries_;
 };
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::net

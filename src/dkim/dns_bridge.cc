@@ -1,7 +1,7 @@
 // The libopendkim query hooks on our Resolver. libopendkim calls start (we resolve at
 // once, blocking, bounded by DNSTimeout x DNSRetries), then waitreply (the answer is
 // already there), then cancel (frees the handle).
-#include "authmilter/dns/dkim_dns_bridge.h"
+#include "authmilter/dkim/dns_bridge.h"
 
 #include <ldns/ldns.h>
 #include <sys/time.h>
@@ -10,10 +10,21 @@
 #include <cstring>
 #include <memory>
 
-#include "authmilter/util/opendkim.h"
-#include "ldns_util.h"
+#include "authmilter/dkim/opendkim.h"
+#include "authmilter/dns/ldns_util.h"
 
-namespace authmilter::dns {
+namespace authmilter::dkim {
+
+using dns::DnsAnswer;
+using dns::DnsRecord;
+using dns::DnsStatus;
+using dns::PktPtr;
+using dns::RdfPtr;
+using dns::Resolver;
+using dns::RrType;
+using dns::isTemporary;
+using dns::rrTypeName;
+using dns::toWire;
 
 namespace {
 
@@ -132,4 +143,4 @@ void installDkimDns(dkim_lib* lib, Resolver& resolver) {
   dkim_dns_set_query_waitreply(lib, waitReply);
 }
 
-}  // namespace authmilter::dns
+}  // namespace authmilter::dkim

@@ -1,6 +1,6 @@
 // Relay policy: every address form that has opened relays in the past, decided for an
 // unauthenticated untrusted client, plus the positive controls.
-#include "authmilter/stages/relay_policy.h"
+#include "authmilter/stages/relay_stage.h"
 
 #include <gtest/gtest.h>
 
@@ -33,13 +33,13 @@ class RelayPolicyTest : public ::testing::Test {
   Verdict rcptVerdict(const std::string& rcpt, const std::string& ip = "203.0.113.9", const std::string& login = "") {
     Pipeline p(config_->stages);
     Connection c;
-    if (!ip.empty()) c.address = policy::IpAddress::parse(ip);
+    if (!ip.empty()) c.address = net::IpAddress::parse(ip);
     p.run([&](Stage& s) { return s.onConnect(c); });
     Message m;
     m.authLogin = login;
-    m.sender = policy::parseMailAddress("<sender@elsewhere.example>");
+    m.sender = mail::parseMailAddress("<sender@elsewhere.example>");
     p.run([&](Stage& s) { return s.onMailFrom(c, m); });
-    const auto address = policy::parseMailAddress(rcpt);
+    const auto address = mail::parseMailAddress(rcpt);
     return p.run([&](Stage& s) { return s.onRcpt(c, m, address); });
   }
 
@@ -47,12 +47,12 @@ class RelayPolicyTest : public ::testing::Test {
                       Message* out = nullptr) {
     Pipeline p(config_->stages);
     Connection c;
-    c.address = policy::IpAddress::parse("203.0.113.9");
+    c.address = net::IpAddress::parse("203.0.113.9");
     c.daemonName = daemon;
     p.run([&](Stage& s) { return s.onConnect(c); });
     Message m;
     m.authLogin = login;
-    m.sender = policy::parseMailAddress(from);
+    m.sender = mail::parseMailAddress(from);
     Verdict v = p.run([&](Stage& s) { return s.onMailFrom(c, m); });
     if (out) *out = m;
     return v;

@@ -1,5 +1,5 @@
 // Owning pointers for ldns objects and the packet-to-wire step, shared by the resolver
-// (queries) and the libopendkim bridge (replies). Private to src/dns.
+// (queries) and the libopendkim bridge in dkim/ (replies). Not for the stages.
 #pragma once
 
 #include <ldns/ldns.h>

@@ -1,10 +1,10 @@
 // parseMailAddress: a small RFC 5321 Path scanner that is strict where relay checks need it.
-#include "authmilter/policy/address.h"
+#include "authmilter/mail/address.h"
 
 #include "authmilter/policy/domain_set.h"
 #include "authmilter/util/strings.h"
 
-namespace authmilter::policy {
+namespace authmilter::mail {
 
 namespace {
 // Finds `target` outside quoted strings (with backslash escapes); npos if absent.
@@ -84,7 +84,7 @@ MailAddress parseMailAddress(std::string_view argument) {
   a.routingInLocalPart = a.localPart.find_first_of("@%!") != std::string::npos;
   if (at != std::string_view::npos) {
     a.hasDomain = true;
-    const auto domain = normalizeDomain(s.substr(at + 1));
+    const auto domain = policy::normalizeDomain(s.substr(at + 1));
     if (!domain) return invalid(a, "bad domain");
     a.domain = *domain;
   }
@@ -92,4 +92,4 @@ MailAddress parseMailAddress(std::string_view argument) {
   return a;
 }
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::mail

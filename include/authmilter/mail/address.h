@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace authmilter::policy {
+namespace authmilter::mail {
 
 struct MailAddress {
   bool valid = false;        // false: unparseable (unbalanced quotes or brackets, bad domain)
@@ -25,4 +25,4 @@ struct MailAddress {
 // `argument` is the first MAIL/RCPT argument as the MTA passes it, usually "<user@domain>".
 MailAddress parseMailAddress(std::string_view argument);
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::mail

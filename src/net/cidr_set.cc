@@ -1,9 +1,9 @@
 // CIDR parsing and matching (linear scan: trusted-network lists are short).
-#include "authmilter/policy/cidr_set.h"
+#include "authmilter/net/cidr_set.h"
 
 #include <charconv>
 
-namespace authmilter::policy {
+namespace authmilter::net {
 
 namespace {
 bool prefixMatches(const uint8_t* a, const uint8_t* b, unsigned bits) {
@@ -78,4 +78,4 @@ bool CidrSet::contains(const IpAddress& address) const {
   return false;
 }
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::net

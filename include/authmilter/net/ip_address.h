@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace authmilter::policy {
+namespace authmilter::net {
 
 class IpAddress {
  public:
@@ -32,4 +32,4 @@ class IpAddress {
   std::array<uint8_t, 16> bytes_{};
 };
 
-}  // namespace authmilter::policy
+}  // namespace authmilter::net

@@ -3,16 +3,16 @@
 // CFWS skipped (comments are walked with a depth counter, not recursion); a parser with one
 // token of look-ahead reads the address list from those. Both only move forward, so the
 // work is linear in the size of the value whatever it contains.
-#include "authmilter/dmarc/from.h"
+#include "authmilter/mail/from.h"
 
 #include <algorithm>
 #include <cstdio>
 
+#include "authmilter/mail/message_text.h"
 #include "authmilter/policy/domain_set.h"
-#include "authmilter/util/message_text.h"
 #include "authmilter/util/strings.h"
 
-namespace authmilter::dmarc {
+namespace authmilter::mail {
 
 namespace {
 // Legitimate mail nests comments one or two deep; the bound only exists so that a value of
@@ -523,7 +523,7 @@ class Parser {
 };
 }  // namespace
 
-bool isFromHeader(std::string_view name) { return util::isHeaderNamed(name, "From"); }
+bool isFromHeader(std::string_view name) { return mail::isHeaderNamed(name, "From"); }
 
 std::optional<std::vector<Mailbox>> parseAddressList(std::string_view value, std::string* error) {
   // The blank after the colon is not part of anything an error message should quote.
@@ -594,4 +594,4 @@ AuthorDomain authorDomain(const std::vector<std::string>& fromValues) {
   return result;
 }
 
-}  // namespace authmilter::dmarc
+}  // namespace authmilter::mail
