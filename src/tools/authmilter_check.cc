@@ -16,8 +16,9 @@
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/mail/message_text.h"
-#include "authmilter/pipeline/auth_results.h"
-#include "authmilter/pipeline/pipeline.h"
+#include "authmilter/log/logger.h"
+#include "authmilter/pipeline/transaction.h"
+#include "authmilter/report/auth_results.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
@@ -241,33 +242,31 @@ int checkDmarc(Args& args) {
   if (config.spfCheck) factories.push_back(std::make_shared<stages::SpfStageFactory>(config));
   if (config.dkimVerify) factories.push_back(std::make_shared<stages::DkimVerifyStageFactory>(config));
   factories.push_back(std::make_shared<stages::DmarcStageFactory>(config));
-  pipeline::Pipeline stages(factories);
-
+  // The daemon's own transaction driver, as a session from `ip` would run it; the log line
+  // it writes is printed as steps below instead.
+  struct Quiet : log::Logger {
+    void write(log::LogLevel, std::string_view) override {}
+  };
+  log::setLogger(std::make_shared<Quiet>());
+  pipeline::Transaction transaction(std::make_shared<const config::Config>(config), factories);
+  transaction.connect({"unknown", ip, "", true});
+  transaction.helo(envelope->helo);
   const std::string& from = envelope->from;
-  pipeline::Connection connection;
-  connection.hostname = "unknown";
-  connection.address = ip;
-  connection.helo = envelope->helo;
-  connection.headerLeadingSpace = true;
-  pipeline::Message message;
-  message.queueId = "check";
-  message.sender = mail::parseMailAddress("<" + from + ">");
   std::cout << ";; DMARC for " << args.positional[0] << " from client " << ip.toString() << ", HELO "
-            << util::sanitize(connection.helo) << ", MAIL FROM:<" << util::sanitize(from) << "> via "
+            << util::sanitize(transaction.connection().helo) << ", MAIL FROM:<" << util::sanitize(from) << "> via "
             << serverList(dnsOptions) << "\n";
 
-  pipeline::Verdict verdict = stages.run([&](pipeline::Stage& s) { return s.onMailFrom(connection, message); });
+  pipeline::Verdict verdict = transaction.mailFrom({"<" + from + ">", "", "", "check"});
+  pipeline::Transaction::End end;
   if (!verdict.stops()) {
     const mail::MessageText text = mail::splitMessageText(raw);
-    for (const auto& [name, value] : text.headers) {
-      stages.run([&](pipeline::Stage& s) { return s.onHeader(connection, message, name, value); });
-    }
-    stages.run([&](pipeline::Stage& s) { return s.onEndOfHeaders(connection, message); });
-    if (!text.body.empty()) stages.run([&](pipeline::Stage& s) { return s.onBody(connection, message, text.body); });
-    verdict = pipeline::stronger(verdict, stages.run([&](pipeline::Stage& s) {
-      return s.onEndOfMessage(connection, message);
-    }));
+    for (const auto& [name, value] : text.headers) transaction.header(name, value);
+    transaction.endOfHeaders();
+    if (!text.body.empty()) transaction.body(text.body);
+    end = transaction.endOfMessage("check");
+    verdict = end.verdict;
   }
+  const pipeline::Message& message = end.message;
 
   std::cout << "steps (as in the log line):\n";
   for (const auto& [key, value] : message.logFields) std::cout << "  " << key << "=" << util::sanitize(value) << "\n";
@@ -281,7 +280,7 @@ int checkDmarc(Args& args) {
   }
   // Our own header values, folded as the milter hands them over (DNS text in them is escaped).
   for (const auto& edit : message.headerEdits) std::cout << edit.name << ": " << edit.value << "\n";
-  std::cout << pipeline::kAuthResultsHeader << ": " << pipeline::formatAuthResults(config.authservId, message.results)
+  std::cout << report::kAuthResultsHeader << ": " << report::formatAuthResults(config.authservId, message.results)
             << "\n";
   std::string action(pipeline::toString(verdict.disposition));
   if (!verdict.reply.empty()) action += ": " + verdict.reply.toString();

@@ -1,7 +1,8 @@
-// One SMTP session as the milter sees it: the C callbacks call these methods, the Session
-// keeps Connection and Message, runs the pipeline, and at end of message alone applies the
-// edits (remove forged Authentication-Results, insert ours, stage edits, quarantine) and
-// writes the one log line. Not thread-safe: libmilter serialises a connection's callbacks.
+// One SMTP session as the milter sees it: the C callbacks call these methods; the Session
+// reads the macros each step needs from the MilterContext, drives the protocol-neutral
+// pipeline::Transaction, and at end of message applies its header-edit plan (with the
+// leading space the MTA expects) and quarantine through the context. Not thread-safe:
+// libmilter serialises a connection's callbacks.
 #pragma once
 
 #include <chrono>
@@ -12,7 +13,7 @@
 
 #include "authmilter/config/config.h"
 #include "authmilter/milter/milter_context.h"
-#include "authmilter/pipeline/pipeline.h"
+#include "authmilter/pipeline/transaction.h"
 
 namespace authmilter::milter {
 
@@ -21,7 +22,6 @@ class Session {
   // `headerLeadingSpace`: the MTA passes header values with their leading space
   // (SMFIP_HDR_LEADSPC negotiated); headers we add must then carry one too.
   Session(std::shared_ptr<const config::Config> config, MilterContext& context, bool headerLeadingSpace);
-  ~Session();
 
   pipeline::Verdict connect(const std::string& hostname, std::optional<net::IpAddress> address);
   void helo(const std::string& name);
@@ -34,33 +34,22 @@ class Session {
   void abort();  // SMTP RSET / transaction aborted: the message (if any) ends, the session stays
   void close();  // connection closing
 
-  const pipeline::Connection& connection() const { return connection_; }
-  const config::Config& config() const { return *config_; }
+  const pipeline::Connection& connection() const { return transaction_.connection(); }
+  const config::Config& config() const { return transaction_.config(); }
 
   // Messages between MAIL FROM and their end, over all sessions (graceful shutdown waits on it).
-  static int messagesInFlight();
-  static bool waitForNoMessagesInFlight(std::chrono::milliseconds timeout);
+  static int messagesInFlight() { return pipeline::Transaction::messagesInFlight(); }
+  static bool waitForNoMessagesInFlight(std::chrono::milliseconds timeout) {
+    return pipeline::Transaction::waitForNoMessagesInFlight(timeout);
+  }
 
  private:
-  void beginMessage();
-  void endMessage(std::string_view action, const std::string& reason, const std::string& reply);
-  void refreshQueueId();
-  void applyEdits();
   std::string macroOr(std::string_view name, std::string fallback = {});
+  void apply(const pipeline::HeaderEditPlan& plan);
 
-  std::shared_ptr<const config::Config> config_;
   MilterContext& context_;
   bool headerLeadingSpace_;
-  pipeline::Pipeline pipeline_;
-  pipeline::Connection connection_;
-  pipeline::Verdict deferred_;  // a stopping verdict from a no-reply step, given at MAIL FROM
-
-  std::optional<pipeline::Message> message_;
-  pipeline::Verdict pending_;   // strongest non-stopping verdict so far (e.g. quarantine)
-  std::string firstRcptRejection_;
-  std::vector<size_t> forgedAuthResults_;  // 1-based indexes among Authentication-Results headers
-  size_t authResultsSeen_ = 0;
-  size_t lookalikeAuthResults_ = 0;  // of those, ones whose id is ours only once non-ASCII is dropped
+  pipeline::Transaction transaction_;
 };
 
 }  // namespace authmilter::milter

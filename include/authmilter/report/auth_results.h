@@ -6,17 +6,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "authmilter/pipeline/message.h"
 
-namespace authmilter::pipeline {
+namespace authmilter::report {
 
 inline constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
 
 // "mx.example.org;\n\tauth=pass smtp.auth=alice" or "mx.example.org; none" (§2.2) when no
 // method produced a result. Folded with "\n\t" between results, as milters hand headers over.
-std::string formatAuthResults(std::string_view authservId, const std::vector<AuthResult>& results);
+std::string formatAuthResults(std::string_view authservId, const std::vector<pipeline::AuthResult>& results);
 
 // RFC 8601 §2.2 pvalue: as is when it is a plain token or local-part@domain, else a
 // quoted-string; control characters are dropped (no header injection from a SASL login).
@@ -36,4 +37,23 @@ enum class AuthservIdClaim {
 };
 AuthservIdClaim claimOf(std::string_view headerValue, std::string_view ourId);
 
-}  // namespace authmilter::pipeline
+// The incoming Authentication-Results of one message that claim our id, counted as the MTAs
+// count them for smfi_chgheader: among the headers of that name, "Authentication-Results :"
+// (a blank before the colon) included. Feed it every header; clear() between messages.
+class ForgedAuthResults {
+ public:
+  explicit ForgedAuthResults(std::string ourId) : ourId_(std::move(ourId)) {}
+  void header(std::string_view name, std::string_view value);
+  void clear();
+  // 1-based indexes among the Authentication-Results headers, in message order.
+  const std::vector<size_t>& indexes() const { return forged_; }
+  size_t lookalikes() const { return lookalikes_; }  // of those, Suspicious ones
+
+ private:
+  std::string ourId_;
+  size_t seen_ = 0;
+  std::vector<size_t> forged_;
+  size_t lookalikes_ = 0;
+};
+
+}  // namespace authmilter::report

@@ -1,5 +1,5 @@
 // Authentication-Results formatting and authserv-id recognition (RFC 8601).
-#include "authmilter/pipeline/auth_results.h"
+#include "authmilter/report/auth_results.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
-namespace authmilter::pipeline {
+namespace authmilter::report {
+
+using pipeline::AuthResult;
 namespace {
 
 TEST(AuthResultsTest, NoResultsIsNone) { EXPECT_EQ(formatAuthResults("mx.example.org", {}), "mx.example.org; none"); }
@@ -85,4 +87,4 @@ TEST(AuthResultsTest, ClaimOfComparesTheIdAsADomainName) {
 }
 
 }  // namespace
-}  // namespace authmilter::pipeline
+}  // namespace authmilter::report

@@ -1,9 +1,10 @@
 // Authentication-Results formatting and authserv-id extraction (RFC 8601 §2.2, §5).
-#include "authmilter/pipeline/auth_results.h"
+#include "authmilter/report/auth_results.h"
 
+#include "authmilter/mail/message_text.h"
 #include "authmilter/util/strings.h"
 
-namespace authmilter::pipeline {
+namespace authmilter::report {
 
 namespace {
 bool plainChar(char c) {
@@ -63,7 +64,7 @@ std::string formatPropertyValue(std::string_view value) {
   return plain && ats <= 1 ? std::string(value) : quoted(value);
 }
 
-std::string formatAuthResults(std::string_view authservId, const std::vector<AuthResult>& results) {
+std::string formatAuthResults(std::string_view authservId, const std::vector<pipeline::AuthResult>& results) {
   std::string out(authservId);
   if (results.empty()) return out + "; none";
   for (const auto& r : results) {
@@ -126,4 +127,18 @@ AuthservIdClaim claimOf(std::string_view value, std::string_view ourId) {
                                                                  : AuthservIdClaim::NotOurs;
 }
 
-}  // namespace authmilter::pipeline
+void ForgedAuthResults::header(std::string_view name, std::string_view value) {
+  if (!mail::isHeaderNamed(name, kAuthResultsHeader)) return;
+  ++seen_;
+  const auto claim = claimOf(value, ourId_);
+  if (claim != AuthservIdClaim::NotOurs) forged_.push_back(seen_);
+  if (claim == AuthservIdClaim::Suspicious) ++lookalikes_;
+}
+
+void ForgedAuthResults::clear() {
+  seen_ = 0;
+  forged_.clear();
+  lookalikes_ = 0;
+}
+
+}  // namespace authmilter::report
