@@ -1,9 +1,12 @@
-// Every conf option in one table: name, kind, default, documentation summary
+// Every conf option in one table: name, kind, default, limits, and its documentation
 // (Postfix's CONFIG_*_TABLE, pdns's table.py). The loader accepts exactly these keys
-// (case-insensitively), and a unit test checks that conf/authmilter.conf documents each.
+// (case-insensitively); the sample conf/authmilter.conf and the man page authmilter.conf(5)
+// are generated from the table (renderSampleConf, renderManPage), and a test fails when the
+// shipped files differ.
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace authmilter::config {
@@ -17,9 +20,29 @@ struct SettingDef {
   long min = 0;                   // Integer; Duration in milliseconds
   long max = 0;
   std::string_view choices = {};  // Enum: "a|b|c"
+  // Documentation: the section it is listed under, the value's syntax ("yes|no", "FILE"),
+  // what it does (lines, ending with "Default: ..."), and the sample line the sample conf
+  // shows ("Key value", or "# Key value" for an option that is unset by default).
+  std::string_view section = {};
+  std::string_view syntax = {};
+  std::string_view help = {};
+  std::string_view sample = {};
+};
+
+struct SettingSection {
+  std::string_view name;   // "Daemon", "DNS", ...
+  std::string_view intro;  // lines before its options; may be empty
 };
 
 std::span<const SettingDef> settingDefs();
+std::span<const SettingSection> settingSections();
+std::string_view settingsIntro();  // what the file is, its syntax, reloading
 const SettingDef* findSetting(std::string_view name);  // case-insensitive
+
+// conf/authmilter.conf as shipped: the intro, then each section with its options, each
+// documented in comments above its sample line.
+std::string renderSampleConf();
+// authmilter.conf(5) in man(7) markup.
+std::string renderManPage(std::string_view version);
 
 }  // namespace authmilter::config
