@@ -72,9 +72,16 @@ int main(int argc, char** argv) {
     std::cerr << "authmilter: " << e.errors().size() << " configuration error(s); not started\n";
     return 78;  // EX_CONFIG
   }
+  std::shared_ptr<const authmilter::runtime::Runtime> runtime;
+  try {
+    runtime = authmilter::runtime::buildRuntime(std::move(config));
+  } catch (const std::exception& e) {
+    std::cerr << "authmilter: " << e.what() << "; not started\n";
+    return 70;  // EX_SOFTWARE
+  }
   if (checkOnly) {
     std::cout << options.confPath << ": configuration OK\n";
     return 0;
   }
-  return authmilter::milter::runDaemon(std::move(config), options);
+  return authmilter::milter::runDaemon(std::move(runtime), options);
 }

@@ -14,7 +14,6 @@
 
 #include "authmilter/config/list_file.h"
 #include "authmilter/config/settings.h"
-#include "authmilter/stages/registry.h"
 #include "authmilter/util/strings.h"
 
 namespace authmilter::config {
@@ -38,11 +37,6 @@ class Loader {
     auto config = std::make_shared<Config>();
     config->file = path_;
     fill(*config);
-    if (errors_.empty()) {
-      config->resolver = dns::makeCachingResolver(config->dns, config->dnsCache);
-      config->stages = stages::buildStageFactories(*config);
-      for (const auto& stage : config->stages) config->hooks |= stage->hooks();
-    }
     if (!errors_.empty()) throw ConfigErrors(std::move(errors_));
     return config;
   }

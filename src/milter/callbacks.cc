@@ -40,13 +40,13 @@ std::atomic<bool> g_draining{false};
 constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 
 struct ConnectionState {
-  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const runtime::Runtime> runtime;
   unsigned long protocol = 0;  // negotiated SMFIP_* bits
   LibmilterContext context;
   std::unique_ptr<Session> session;
   bool failed = false;  // an internal error happened in a no-reply step
 
-  ConnectionState(std::shared_ptr<const config::Config> c, SMFICTX* ctx) : config(std::move(c)), context(ctx) {}
+  ConnectionState(std::shared_ptr<const runtime::Runtime> r, SMFICTX* ctx) : runtime(std::move(r)), context(ctx) {}
 };
 
 ConnectionState* stateOf(SMFICTX* ctx) { return static_cast<ConnectionState*>(smfi_getpriv(ctx)); }
@@ -54,7 +54,7 @@ ConnectionState* stateOf(SMFICTX* ctx) { return static_cast<ConnectionState*>(sm
 ConnectionState* ensureState(SMFICTX* ctx) {
   ConnectionState* state = stateOf(ctx);
   if (state == nullptr) {
-    state = new ConnectionState(currentConfig(), ctx);
+    state = new ConnectionState(currentRuntime(), ctx);
     smfi_setpriv(ctx, state);
   }
   return state;
@@ -144,7 +144,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   ConnectionState* state = ensureState(ctx);
   *pf0 = kActions & f0;
-  *pf1 = requestedProtocol(f1, state->config->hooks);
+  *pf1 = requestedProtocol(f1, state->runtime->hooks);
   *pf2 = 0;
   *pf3 = 0;
   state->protocol = *pf1;
@@ -160,7 +160,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
 sfsistat onConnect(SMFICTX* ctx, char* hostname, struct sockaddr* address) {
   ConnectionState* state = ensureState(ctx);
   try {
-    state->session = std::make_unique<Session>(state->config, state->context,
+    state->session = std::make_unique<Session>(state->runtime, state->context,
                                                (state->protocol & SMFIP_HDR_LEADSPC) != 0);
   } catch (const std::exception& e) {
     log::error(std::string("cannot start session: ") + e.what());

@@ -1,4 +1,4 @@
-// The current configuration snapshot behind a mutex (taken once per connection).
+// The current runtime snapshot behind a mutex (taken once per connection).
 #include "authmilter/milter/config_store.h"
 
 #include <mutex>
@@ -6,24 +6,27 @@
 namespace authmilter::milter {
 
 namespace {
+
 std::mutex& storeMutex() {
   static std::mutex m;
   return m;
 }
-std::shared_ptr<const config::Config>& store() {
-  static std::shared_ptr<const config::Config> config;
-  return config;
+
+std::shared_ptr<const runtime::Runtime>& store() {
+  static std::shared_ptr<const runtime::Runtime> runtime;
+  return runtime;
 }
+
 }  // namespace
 
-std::shared_ptr<const config::Config> currentConfig() {
+std::shared_ptr<const runtime::Runtime> currentRuntime() {
   std::lock_guard lock(storeMutex());
   return store();
 }
 
-void setCurrentConfig(std::shared_ptr<const config::Config> config) {
+void setCurrentRuntime(std::shared_ptr<const runtime::Runtime> runtime) {
   std::lock_guard lock(storeMutex());
-  store() = std::move(config);
+  store() = std::move(runtime);
 }
 
 }  // namespace authmilter::milter

@@ -214,11 +214,16 @@ class Reloader {
   void reload() {
     log::notice("SIGHUP: reloading " + options_.confPath);
     std::shared_ptr<const config::Config> next;
+    std::shared_ptr<const runtime::Runtime> nextRuntime;
     try {
       next = config::loadConfig(options_.confPath);
+      nextRuntime = runtime::buildRuntime(next);
     } catch (const config::ConfigErrors& e) {
       for (const auto& err : e.errors()) log::error("reload: " + err.toString());
       log::error("reload failed; the previous configuration stays in force");
+      return;
+    } catch (const std::exception& e) {
+      log::error(std::string("reload: ") + e.what() + "; the previous configuration stays in force");
       return;
     }
     std::string why;
@@ -227,7 +232,7 @@ class Reloader {
       log::error("reload: " + why + "; the previous configuration stays in force");
       return;
     }
-    const auto previous = currentConfig();
+    const auto previous = currentRuntime()->settings;
     for (const auto& [changed, what] : {std::pair{next->socket.text != previous->socket.text, "Socket"},
                                         std::pair{next->userId != previous->userId, "UserID"},
                                         std::pair{next->umask != previous->umask, "UMask"},
@@ -235,7 +240,7 @@ class Reloader {
       if (changed) log::warning(std::string("reload: a change of ") + what + " takes effect only after a restart");
     }
     log::setLogger(std::move(logger));
-    setCurrentConfig(std::move(next));
+    setCurrentRuntime(std::move(nextRuntime));
     log::notice("configuration reloaded; new connections use it, connections in progress keep the old one");
   }
 
@@ -310,7 +315,8 @@ std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foregr
   return log::makeStandardLogger(options, error);
 }
 
-int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions& options) {
+int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptions& options) {
+  const auto& config = runtime->settings;
   // Blocked from the start (and in every thread made later): a signal that arrives while
   // we start up waits for the signal loop instead of killing us or reaching libmilter.
   sigset_t signals;
@@ -325,7 +331,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
     return 73;  // EX_CANTCREAT
   }
   log::setLogger(std::move(logger));
-  setCurrentConfig(config);
+  setCurrentRuntime(runtime);
 
   int pidFd = -1;
   int readyFd = -1;
@@ -370,7 +376,7 @@ int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions&
   }
   // Logged once everything is in place (tests and scripts wait for this line).
   log::notice(std::string("authmilter ") + kVersion + " listening on " + listening + " (conf " + options.confPath +
-              ", " + std::to_string(config->stages.size()) + " stages)");
+              ", " + std::to_string(runtime->stages.size()) + " stages)");
 
   if (pipe2(g_signalPipe, O_CLOEXEC) != 0) {
     log::error(errnoText("cannot start: pipe"));

@@ -5,8 +5,11 @@ namespace authmilter::milter {
 
 using pipeline::Verdict;
 
-Session::Session(std::shared_ptr<const config::Config> config, MilterContext& context, bool headerLeadingSpace)
-    : context_(context), headerLeadingSpace_(headerLeadingSpace), transaction_(config, config->stages) {}
+Session::Session(std::shared_ptr<const runtime::Runtime> runtime, MilterContext& context, bool headerLeadingSpace)
+    : runtime_(std::move(runtime)),
+      context_(context),
+      headerLeadingSpace_(headerLeadingSpace),
+      transaction_(runtime_->settings, runtime_->stages) {}
 
 std::string Session::macroOr(std::string_view name, std::string fallback) {
   auto value = context_.macro(name);

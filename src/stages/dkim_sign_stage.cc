@@ -18,11 +18,12 @@ using pipeline::Verdict;
 namespace {
 
 // Why a message is ours to sign; empty: it is not (inbound mail).
-std::string_view signableBecause(const config::Config& config, const Connection& connection, const Message& message) {
+std::string_view signableBecause(const DkimSignOptions& options, const Connection& connection,
+                                 const Message& message) {
   if (message.authenticated()) return "authenticated";
   if (!connection.address) return "local";  // no client address: the MTA took it in locally
   if (connection.trustedNetwork) return "trusted";
-  const auto& daemons = config.signingDaemons;
+  const auto& daemons = options.signingDaemons;
   if (!connection.daemonName.empty() && std::any_of(daemons.begin(), daemons.end(), [&](const std::string& d) {
         return util::iequals(d, connection.daemonName);
       })) {
@@ -45,17 +46,17 @@ std::string milterFolding(std::string_view value) {
 
 class DkimSignStage : public pipeline::Stage {
  public:
-  explicit DkimSignStage(const config::Config& config) : config_(config) {}
+  explicit DkimSignStage(const DkimSignOptions& options) : options_(options) {}
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    because_ = signableBecause(config_, connection, message);
+    because_ = signableBecause(options_, connection, message);
     return {};
   }
 
   Verdict onHeader(const Connection& connection, Message&, std::string_view name, std::string_view value) override {
     if (because_.empty() || decided_) return {};
     headerBytes_ += name.size() + value.size() + 3;
-    if (headerBytes_ > config_.dkimOptions.maxHeaderBytes) {
+    if (headerBytes_ > options_.maxHeaderBytes) {
       overflow_ = true;
       headers_.clear();
       return {};
@@ -128,20 +129,20 @@ class DkimSignStage : public pipeline::Stage {
     const auto mailboxes = mail::parseAddressList(fromValues_.front(), &unused);
     const std::string localPart = mailboxes && !mailboxes->empty() ? mailboxes->front().localPart : std::string();
     const std::string address = localPart + "@" + author.domain;
-    if (message.authenticated() && config_.senderLoginMap &&
-        !config_.senderLoginMap->owns(message.authLogin, mail::parseMailAddress("<" + address + ">"))) {
+    if (message.authenticated() && options_.senderLoginMap &&
+        !options_.senderLoginMap->owns(message.authLogin, mail::parseMailAddress("<" + address + ">"))) {
       return notSigned("From <" + util::sanitize(address) + "> not owned by user " + util::sanitize(message.authLogin));
     }
-    auto specs = config_.signingTable.select(localPart, author.domain);
+    auto specs = options_.signingTable->select(localPart, author.domain);
     if (specs.empty()) return notSigned("no signing key for <" + util::sanitize(address) + ">");
-    signing_.emplace(*config_.signer, std::move(specs), message.queueId);
+    signing_.emplace(*options_.signer, std::move(specs), message.queueId);
     for (auto& [name, value] : headers_) signing_->header(std::move(name), std::move(value));
     signing_->endOfHeaders();
     headers_.clear();
     headers_.shrink_to_fit();
   }
 
-  const config::Config& config_;
+  const DkimSignOptions& options_;
   std::string_view because_;  // why this message is signed (static text); empty: not ours
   bool decided_ = false;      // the keys were chosen (or refused) at end of headers
   bool overflow_ = false;
@@ -153,6 +154,6 @@ class DkimSignStage : public pipeline::Stage {
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> DkimSignStageFactory::create() const { return std::make_unique<DkimSignStage>(config_); }
+std::unique_ptr<pipeline::Stage> DkimSignStageFactory::create() const { return std::make_unique<DkimSignStage>(options_); }
 
 }  // namespace authmilter::stages

@@ -23,8 +23,8 @@ namespace {
 
 class DkimVerifyStage : public pipeline::Stage {
  public:
-  DkimVerifyStage(const config::Config& config, const dkim::Verifier& verifier)
-      : config_(config), verifier_(verifier) {}
+  DkimVerifyStage(const DkimVerifyOptions& options, const dkim::Verifier& verifier)
+      : options_(options), verifier_(verifier) {}
 
   Verdict onHeader(const Connection& connection, Message& message, std::string_view name,
                    std::string_view value) override {
@@ -65,7 +65,7 @@ class DkimVerifyStage : public pipeline::Stage {
       if (!r.algorithm.empty()) ar.properties.emplace_back("header.a", r.algorithm);
       if (!r.bPrefix.empty()) ar.properties.emplace_back("header.b", r.bPrefix);
       message.results.push_back(std::move(ar));
-      const bool counts = r.result == dkim::Result::Pass && (!r.partialBody || config_.lBodyAccept);
+      const bool counts = r.result == dkim::Result::Pass && (!r.partialBody || options_.lBodyAccept);
       message.dkim.push_back({std::string(dkim::toString(r.result)), r.domain, r.selector, counts, r.testing});
       anyPass = anyPass || r.result == dkim::Result::Pass;
       if (r.result == dkim::Result::TempError && tempfailed.empty()) tempfailed = r.domain;
@@ -78,7 +78,7 @@ class DkimVerifyStage : public pipeline::Stage {
       message.logFields.emplace_back("dkim_unchecked", std::to_string(verification_->uncheckedSignatures()));
     }
     verification_.reset();
-    if (!tempfailed.empty() && !anyPass && config_.dnsErrorAction == config::Config::DnsErrorAction::Tempfail) {
+    if (!tempfailed.empty() && !anyPass && options_.check.tempfailOnDnsError) {
       return Verdict::tempfail("451", "4.4.3", "DKIM: temporary DNS error for the key of " + tempfailed +
                                                    ", try again later",
                                "DKIM temperror for " + tempfailed);
@@ -94,7 +94,7 @@ class DkimVerifyStage : public pipeline::Stage {
  private:
   void start(const Connection& connection, Message& message) {
     started_ = true;
-    if (const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
+    if (const auto skip = pipeline::uncheckedBecause(connection, message, options_.check.ignoreAuthenticatedClients);
         !skip.empty()) {
       message.logFields.emplace_back("dkim", "skipped");
       message.logFields.emplace_back("dkim_skip", std::string(skip));
@@ -103,7 +103,7 @@ class DkimVerifyStage : public pipeline::Stage {
     verification_.emplace(verifier_);
   }
 
-  const config::Config& config_;
+  const DkimVerifyOptions& options_;
   const dkim::Verifier& verifier_;
   bool started_ = false;
   std::optional<dkim::Verification> verification_;
@@ -112,11 +112,11 @@ class DkimVerifyStage : public pipeline::Stage {
 
 }  // namespace
 
-DkimVerifyStageFactory::DkimVerifyStageFactory(const config::Config& config)
-    : config_(config), verifier_(config.resolver, config.dkimOptions) {}
+DkimVerifyStageFactory::DkimVerifyStageFactory(DkimVerifyOptions options, std::shared_ptr<dns::Resolver> resolver)
+    : options_(std::move(options)), verifier_(std::move(resolver), options_.verify) {}
 
 std::unique_ptr<pipeline::Stage> DkimVerifyStageFactory::create() const {
-  return std::make_unique<DkimVerifyStage>(config_, verifier_);
+  return std::make_unique<DkimVerifyStage>(options_, verifier_);
 }
 
 }  // namespace authmilter::stages

@@ -21,8 +21,8 @@ std::string alignedBy(const dmarc::Outcome& o) {
 
 class DmarcStage : public pipeline::Stage {
  public:
-  DmarcStage(const config::Config& config, const dmarc::Evaluator& evaluator)
-      : config_(config), evaluator_(evaluator) {}
+  DmarcStage(const DmarcOptions& options, const dmarc::Evaluator& evaluator)
+      : options_(options), evaluator_(evaluator) {}
 
   Verdict onHeader(const Connection&, Message&, std::string_view name, std::string_view value) override {
     if (mail::isFromHeader(name)) fromValues_.emplace_back(value);
@@ -30,7 +30,7 @@ class DmarcStage : public pipeline::Stage {
   }
 
   Verdict onEndOfMessage(const Connection& connection, Message& message) override {
-    const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
+    const auto skip = pipeline::uncheckedBecause(connection, message, options_.check.ignoreAuthenticatedClients);
     if (!skip.empty()) {
       // Nothing evaluated, so no dmarc= in Authentication-Results.
       fromValues_.clear();
@@ -47,7 +47,7 @@ class DmarcStage : public pipeline::Stage {
     dmarc::Outcome o = evaluator_.evaluate(input);
     o.sourceIp = connection.address->toString();  // uncheckedBecause() made sure there is one
 
-    const dmarc::Policy applied = o.result == dmarc::Result::Fail && config_.rejectFailures ? o.disposition
+    const dmarc::Policy applied = o.result == dmarc::Result::Fail && options_.rejectFailures ? o.disposition
                                                                                             : dmarc::Policy::None;
     pipeline::AuthResult ar{"dmarc", std::string(dmarc::toString(o.result)), {}, {{"header.from", author.domain}}};
     if (o.result == dmarc::Result::TempError || o.result == dmarc::Result::PermError) ar.reason = o.reason;
@@ -66,7 +66,7 @@ class DmarcStage : public pipeline::Stage {
     message.results.push_back({"dmarc", "permerror", error, {}});
     message.logFields.emplace_back("dmarc", "permerror");
     message.logFields.emplace_back("dmarc_why", error);
-    if (!config_.rejectMalformedFrom) return {};
+    if (!options_.rejectMalformedFrom) return {};
     return Verdict::reject("550", "5.7.1", error, error);
   }
 
@@ -101,8 +101,7 @@ class DmarcStage : public pipeline::Stage {
 
   Verdict decide(Message& message, const dmarc::Outcome& o, dmarc::Policy applied) const {
     const std::string domain = util::sanitize(o.authorDomain);
-    if (o.result == dmarc::Result::TempError &&
-        config_.dnsErrorAction == config::Config::DnsErrorAction::Tempfail) {
+    if (o.result == dmarc::Result::TempError && options_.check.tempfailOnDnsError) {
       return Verdict::tempfail("451", "4.4.3", "DMARC: temporary DNS error for " + domain + ", try again later",
                                "DMARC temperror: " + o.reason);
     }
@@ -110,7 +109,7 @@ class DmarcStage : public pipeline::Stage {
       return Verdict::reject("550", "5.7.1", "Rejected by DMARC policy for " + domain, "DMARC reject for " + domain);
     }
     if (applied == dmarc::Policy::Quarantine) {
-      if (config_.quarantineAction == config::Config::QuarantineAction::Header) {
+      if (options_.quarantineByHeader) {
         message.headerEdits.push_back({pipeline::HeaderEdit::Kind::Add, 0, std::string(kQuarantineHeader),
                                        "DMARC quarantine policy of " + domain});
         return {};
@@ -120,18 +119,18 @@ class DmarcStage : public pipeline::Stage {
     return {};
   }
 
-  const config::Config& config_;
+  const DmarcOptions& options_;
   const dmarc::Evaluator& evaluator_;
   std::vector<std::string> fromValues_;
 };
 
 }  // namespace
 
-DmarcStageFactory::DmarcStageFactory(const config::Config& config)
-    : config_(config), evaluator_(config.resolver, config.dmarcOptions) {}
+DmarcStageFactory::DmarcStageFactory(DmarcOptions options, std::shared_ptr<dns::Resolver> resolver)
+    : options_(std::move(options)), evaluator_(std::move(resolver), options_.evaluator) {}
 
 std::unique_ptr<pipeline::Stage> DmarcStageFactory::create() const {
-  return std::make_unique<DmarcStage>(config_, evaluator_);
+  return std::make_unique<DmarcStage>(options_, evaluator_);
 }
 
 }  // namespace authmilter::stages

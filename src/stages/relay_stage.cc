@@ -38,11 +38,11 @@ std::string_view className(RecipientClass c) {
 
 class RelayStage : public pipeline::Stage {
  public:
-  explicit RelayStage(const config::Config& config) : config_(config) {}
+  explicit RelayStage(const RelayOptions& options) : options_(options) {}
 
   Verdict onConnect(Connection& connection) override {
-    connection.trustedNetwork = connection.address && config_.trustedNetworks.contains(*connection.address);
-    connection.ignored = config_.ignoreHosts.matches(connection.address, connection.hostname);
+    connection.trustedNetwork = connection.address && options_.trustedNetworks->contains(*connection.address);
+    connection.ignored = options_.ignoreHosts->matches(connection.address, connection.hostname);
     return {};
   }
 
@@ -52,15 +52,15 @@ class RelayStage : public pipeline::Stage {
     if (message.authenticated()) {
       message.results.push_back({"auth", "pass", "", {{"smtp.auth", message.authLogin}}});
     }
-    const auto& daemons = config_.submissionDaemons;
+    const auto& daemons = options_.submissionDaemons;
     if (!message.authenticated() && !connection.daemonName.empty() &&
         std::any_of(daemons.begin(), daemons.end(),
                     [&](const std::string& d) { return util::iequals(d, connection.daemonName); })) {
       return Verdict::reject("530", "5.7.0", "Authentication required",
                              "unauthenticated submission on " + util::sanitize(connection.daemonName));
     }
-    if (message.authenticated() && config_.senderLoginMap &&
-        !config_.senderLoginMap->owns(message.authLogin, message.sender)) {
+    if (message.authenticated() && options_.senderLoginMap &&
+        !options_.senderLoginMap->owns(message.authLogin, message.sender)) {
       const std::string login = util::sanitize(message.authLogin);
       return Verdict::reject("553", "5.7.1",
                              "<" + message.sender.text + ">: Sender address rejected: not owned by user " + login,
@@ -71,18 +71,18 @@ class RelayStage : public pipeline::Stage {
 
   Verdict onRcpt(const Connection& connection, Message& message, const mail::MailAddress& rcpt) override {
     if (message.authenticated() || connection.trustedNetwork) return {};
-    const RecipientClass c = classifyRecipient(rcpt, config_.localDomains);
+    const RecipientClass c = classifyRecipient(rcpt, *options_.localDomains);
     if (c == RecipientClass::Local) return {};
     return Verdict::reject("550", "5.7.1", "<" + rcpt.text + ">: Relay access denied",
                            "relay denied for <" + rcpt.text + "> (" + std::string(className(c)) + ")");
   }
 
  private:
-  const config::Config& config_;
+  const RelayOptions& options_;
 };
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> RelayStageFactory::create() const { return std::make_unique<RelayStage>(config_); }
+std::unique_ptr<pipeline::Stage> RelayStageFactory::create() const { return std::make_unique<RelayStage>(options_); }
 
 }  // namespace authmilter::stages

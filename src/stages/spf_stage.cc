@@ -14,11 +14,11 @@ using pipeline::Verdict;
 
 namespace {
 
-spf::CheckOptions checkOptions(const config::Config& config) {
+spf::CheckOptions checkOptions(const SpfOptions& spf) {
   spf::CheckOptions options;
-  options.fetchExplanation = config.spfExplanation;
-  options.timeout = config.spfTimeout;
-  options.receiver = config.authservId;
+  options.fetchExplanation = spf.explanation;
+  options.timeout = spf.timeout;
+  options.receiver = spf.authservId;
   return options;
 }
 
@@ -30,10 +30,10 @@ pipeline::AuthResult authResult(const spf::CheckResult& r, std::string property,
 
 class SpfStage : public pipeline::Stage {
  public:
-  SpfStage(const config::Config& config, const spf::Checker& checker) : config_(config), checker_(checker) {}
+  SpfStage(const SpfOptions& options, const spf::Checker& checker) : options_(options), checker_(checker) {}
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    const auto skip = pipeline::uncheckedBecause(connection, message, config_.ignoreAuthenticatedClients);
+    const auto skip = pipeline::uncheckedBecause(connection, message, options_.check.ignoreAuthenticatedClients);
     if (!skip.empty()) {
       message.logFields.emplace_back("spf", "skipped");
       message.logFields.emplace_back("spf_skip", std::string(skip));
@@ -45,7 +45,7 @@ class SpfStage : public pipeline::Stage {
     const std::string mailFrom = sender.null ? std::string() : sender.text;
 
     // One SPFTimeout for both checks of this message.
-    const auto deadline = std::chrono::steady_clock::now() + config_.spfTimeout;
+    const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     const spf::CheckResult result = checker_.checkMailFrom(ip, helo, mailFrom, deadline);
     if (sender.null) {
       message.results.push_back(authResult(result, "smtp.helo", helo));
@@ -63,16 +63,16 @@ class SpfStage : public pipeline::Stage {
     const std::string& why = result.problem.empty() ? result.mechanism : result.problem;
     if (!why.empty()) message.logFields.emplace_back("spf_why", why);
     if (!result.explanation.empty()) message.logFields.emplace_back("spf_exp", result.explanation);
-    if (config_.spfAddHeader) {
+    if (options_.addHeader) {
       message.headerEdits.push_back({pipeline::HeaderEdit::Kind::Insert, 0, "Received-SPF",
-                                     spf::formatReceivedSpf(result, ip, helo, mailFrom, config_.authservId)});
+                                     spf::formatReceivedSpf(result, ip, helo, mailFrom, options_.authservId)});
     }
     return policy(result, ip);
   }
 
  private:
   Verdict policy(const spf::CheckResult& r, const net::IpAddress& ip) const {
-    if (r.result == spf::Result::Fail && config_.spfRejectFail) {
+    if (r.result == spf::Result::Fail && options_.rejectFail) {
       // RFC 7208 §8.4: the explanation, when there is one, tells the sender why.
       std::string text = util::sanitize(r.explanation);
       if (text.empty()) {
@@ -80,7 +80,7 @@ class SpfStage : public pipeline::Stage {
       }
       return Verdict::reject("550", "5.7.23", text, "SPF fail for " + util::sanitize(r.sender));
     }
-    if (r.result == spf::Result::TempError && config_.dnsErrorAction == config::Config::DnsErrorAction::Tempfail) {
+    if (r.result == spf::Result::TempError && options_.check.tempfailOnDnsError) {
       return Verdict::tempfail("451", "4.4.3", "SPF: temporary DNS error for " + util::sanitize(r.domain) +
                                                    ", try again later",
                                "SPF temperror: " + r.problem);
@@ -88,7 +88,7 @@ class SpfStage : public pipeline::Stage {
     return {};
   }
 
-  const config::Config& config_;
+  const SpfOptions& options_;
   const spf::Checker& checker_;
   std::optional<spf::CheckResult> heloResult_;
   std::string heloChecked_;
@@ -96,11 +96,11 @@ class SpfStage : public pipeline::Stage {
 
 }  // namespace
 
-SpfStageFactory::SpfStageFactory(const config::Config& config)
-    : config_(config), checker_(config.resolver, checkOptions(config)) {}
+SpfStageFactory::SpfStageFactory(SpfOptions options, std::shared_ptr<dns::Resolver> resolver)
+    : options_(std::move(options)), checker_(std::move(resolver), checkOptions(options_)) {}
 
 std::unique_ptr<pipeline::Stage> SpfStageFactory::create() const {
-  return std::make_unique<SpfStage>(config_, checker_);
+  return std::make_unique<SpfStage>(options_, checker_);
 }
 
 }  // namespace authmilter::stages

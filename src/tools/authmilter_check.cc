@@ -20,9 +20,7 @@
 #include "authmilter/pipeline/transaction.h"
 #include "authmilter/report/auth_results.h"
 #include "authmilter/spf/spf.h"
-#include "authmilter/stages/dkim_verify_stage.h"
-#include "authmilter/stages/dmarc_stage.h"
-#include "authmilter/stages/spf_stage.h"
+#include "authmilter/runtime/runtime.h"
 #include "authmilter/util/strings.h"
 #include "authmilter/version.h"
 
@@ -233,22 +231,24 @@ int checkDmarc(Args& args) {
   std::string raw;
   if (!readMessage(args, &raw)) return kExitUsage;
 
-  // The daemon's own stages, on a copy of the configuration with a resolver of our own.
-  config::Config config = args.config ? *args.config : config::Config{};
-  if (!args.config) config.authservId = "localhost";
+  // The daemon's own runtime and stages, with a resolver of our own (no cache: every lookup
+  // is shown as it happens).
+  std::shared_ptr<const config::Config> settings = args.config;
+  if (!settings) {
+    auto defaults = std::make_shared<config::Config>();
+    defaults->authservId = "localhost";
+    settings = std::move(defaults);
+  }
   const auto dnsOptions = resolverOptions(args);
-  config.resolver = std::make_shared<dns::LdnsResolver>(dnsOptions);
-  std::vector<std::shared_ptr<const pipeline::StageFactory>> factories;
-  if (config.spfCheck) factories.push_back(std::make_shared<stages::SpfStageFactory>(config));
-  if (config.dkimVerify) factories.push_back(std::make_shared<stages::DkimVerifyStageFactory>(config));
-  factories.push_back(std::make_shared<stages::DmarcStageFactory>(config));
+  const auto runtime = runtime::buildRuntime(settings, std::make_shared<dns::LdnsResolver>(dnsOptions));
+  const config::Config& config = *settings;
   // The daemon's own transaction driver, as a session from `ip` would run it; the log line
   // it writes is printed as steps below instead.
   struct Quiet : log::Logger {
     void write(log::LogLevel, std::string_view) override {}
   };
   log::setLogger(std::make_shared<Quiet>());
-  pipeline::Transaction transaction(std::make_shared<const config::Config>(config), factories);
+  pipeline::Transaction transaction(runtime->settings, runtime->stages);
   transaction.connect({"unknown", ip, "", true});
   transaction.helo(envelope->helo);
   const std::string& from = envelope->from;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "authmilter/config/config.h"
+#include "authmilter/runtime/runtime.h"
 #include "daemon_harness.h"
 #include "fixture_files.h"
 #include "milter_client.h"
@@ -162,7 +163,8 @@ TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
     const auto config = authmilter::config::loadConfig(dir.write(
         "a.conf", "Nameservers " + dns.nameserver4() + "\nSPFCheck no\nLBodyPolicy " + policy + "\n"));
     std::unique_ptr<authmilter::pipeline::Stage> stage;
-    for (const auto& factory : config->stages) {
+    const auto runtime = authmilter::runtime::buildRuntime(config);  // outlives the stage it makes
+    for (const auto& factory : runtime->stages) {
       if (factory->name() == "dkim-verify") stage = factory->create();
     }
     ASSERT_TRUE(stage);

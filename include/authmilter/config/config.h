@@ -1,6 +1,7 @@
-// One immutable configuration snapshot: the conf file's settings, every list file it
-// names (parsed into lookup sets), and the stage factories built from them. Sessions hold
-// a shared_ptr to the snapshot they started with; a reload swaps in a new one.
+// One immutable configuration snapshot: the conf file's settings and every list file it
+// names, parsed into lookup sets, and the signing keys (read at load, before privileges
+// are dropped). Plain data: the runtime (runtime/runtime.h) builds the resolver and the
+// stages from it. Sessions hold the snapshot they started with; a reload swaps in a new one.
 #pragma once
 
 #include <chrono>
@@ -18,7 +19,6 @@
 #include "authmilter/dns/ldns_resolver.h"
 #include "authmilter/log/logger.h"
 #include "authmilter/net/cidr_set.h"
-#include "authmilter/pipeline/stage.h"
 #include "authmilter/policy/domain_set.h"
 #include "authmilter/policy/host_list.h"
 #include "authmilter/policy/sender_login_map.h"
@@ -57,11 +57,10 @@ struct Config {
   std::vector<std::string> submissionDaemons;
   std::optional<policy::SenderLoginMap> senderLoginMap;
 
-  // DNS: one resolver and cache for every stage and session of this snapshot (a reload
-  // builds a new one, so SIGHUP also empties the cache).
+  // DNS: the runtime builds one resolver and cache from these for every stage and session
+  // of this snapshot (a reload builds a new one, so SIGHUP also empties the cache).
   dns::ResolverOptions dns;
   dns::CacheOptions dnsCache;
-  std::shared_ptr<dns::Resolver> resolver;
   // A check that could not get its DNS answers (temperror): accept and record it, or
   // answer 451 4.4.3 so the sender tries again. Shared by SPF, DKIM and DMARC.
   enum class DnsErrorAction { Accept, Tempfail } dnsErrorAction = DnsErrorAction::Accept;
@@ -94,9 +93,6 @@ struct Config {
   std::shared_ptr<const dkim::Signer> signer;
   std::vector<std::string> signingDaemons;     // SigningDaemons: {daemon_name}s whose mail is signed
 
-  // Built last, from the fields above, in pipeline order.
-  std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;
-  uint32_t hooks = 0;  // union of the stages' hooks
 };
 
 // Reads and validates `path` and every file it names. Relative file names are taken

@@ -1,14 +1,14 @@
-// The configuration in force. Sessions take a snapshot at connect and keep it to the end;
-// a reload swaps in a new snapshot. Thread-safe.
+// The runtime in force (settings, resolver, stages). Sessions take a snapshot at connect and
+// keep it to the end; a reload swaps in a new one. Thread-safe.
 #pragma once
 
 #include <memory>
 
-#include "authmilter/config/config.h"
+#include "authmilter/runtime/runtime.h"
 
 namespace authmilter::milter {
 
-std::shared_ptr<const config::Config> currentConfig();
-void setCurrentConfig(std::shared_ptr<const config::Config> config);
+std::shared_ptr<const runtime::Runtime> currentRuntime();
+void setCurrentRuntime(std::shared_ptr<const runtime::Runtime> runtime);
 
 }  // namespace authmilter::milter

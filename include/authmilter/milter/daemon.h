@@ -6,6 +6,7 @@
 #include <string>
 
 #include "authmilter/config/config.h"
+#include "authmilter/runtime/runtime.h"
 
 namespace authmilter::milter {
 
@@ -16,7 +17,7 @@ struct DaemonOptions {
 
 // Returns the process exit code: 0 after a clean stop, non-zero (with the reason on stderr
 // and in the log) when it could not start.
-int runDaemon(std::shared_ptr<const config::Config> config, const DaemonOptions& options);
+int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptions& options);
 
 // The logger a configuration asks for (in the foreground at a terminal, without LogFile:
 // also stderr).

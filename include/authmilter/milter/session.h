@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "authmilter/config/config.h"
 #include "authmilter/milter/milter_context.h"
 #include "authmilter/pipeline/transaction.h"
+#include "authmilter/runtime/runtime.h"
 
 namespace authmilter::milter {
 
@@ -21,7 +21,7 @@ class Session {
  public:
   // `headerLeadingSpace`: the MTA passes header values with their leading space
   // (SMFIP_HDR_LEADSPC negotiated); headers we add must then carry one too.
-  Session(std::shared_ptr<const config::Config> config, MilterContext& context, bool headerLeadingSpace);
+  Session(std::shared_ptr<const runtime::Runtime> runtime, MilterContext& context, bool headerLeadingSpace);
 
   pipeline::Verdict connect(const std::string& hostname, std::optional<net::IpAddress> address);
   void helo(const std::string& name);
@@ -47,6 +47,7 @@ class Session {
   std::string macroOr(std::string_view name, std::string fallback = {});
   void apply(const pipeline::HeaderEditPlan& plan);
 
+  std::shared_ptr<const runtime::Runtime> runtime_;  // alive as long as the stages it made
   MilterContext& context_;
   bool headerLeadingSpace_;
   pipeline::Transaction transaction_;

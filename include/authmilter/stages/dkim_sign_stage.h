@@ -13,15 +13,15 @@
 
 #include <memory>
 
-#include "authmilter/config/config.h"
 #include "authmilter/dkim/signer.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/stages/stage_options.h"
 
 namespace authmilter::stages {
 
 class DkimSignStageFactory : public pipeline::StageFactory {
  public:
-  explicit DkimSignStageFactory(const config::Config& config) : config_(config) {}
+  explicit DkimSignStageFactory(DkimSignOptions options) : options_(std::move(options)) {}
   std::string_view name() const override { return "dkim-sign"; }
   uint32_t hooks() const override {
     return pipeline::kHookMail | pipeline::kHookHeader | pipeline::kHookEndOfHeaders | pipeline::kHookBody |
@@ -30,7 +30,7 @@ class DkimSignStageFactory : public pipeline::StageFactory {
   std::unique_ptr<pipeline::Stage> create() const override;
 
  private:
-  const config::Config& config_;
+  DkimSignOptions options_;
 };
 
 }  // namespace authmilter::stages

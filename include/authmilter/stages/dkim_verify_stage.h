@@ -6,15 +6,15 @@
 // clients are skipped (their mail is signed, not verified).
 #pragma once
 
-#include "authmilter/config/config.h"
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/stages/stage_options.h"
 
 namespace authmilter::stages {
 
 class DkimVerifyStageFactory : public pipeline::StageFactory {
  public:
-  explicit DkimVerifyStageFactory(const config::Config& config);
+  DkimVerifyStageFactory(DkimVerifyOptions options, std::shared_ptr<dns::Resolver> resolver);
   std::string_view name() const override { return "dkim-verify"; }
   uint32_t hooks() const override {
     return pipeline::kHookHeader | pipeline::kHookEndOfHeaders | pipeline::kHookBody | pipeline::kHookEndOfMessage;
@@ -22,7 +22,7 @@ class DkimVerifyStageFactory : public pipeline::StageFactory {
   std::unique_ptr<pipeline::Stage> create() const override;
 
  private:
-  const config::Config& config_;
+  DkimVerifyOptions options_;
   dkim::Verifier verifier_;
 };
 

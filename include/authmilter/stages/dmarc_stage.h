@@ -7,21 +7,21 @@
 // a client address, are skipped.
 #pragma once
 
-#include "authmilter/config/config.h"
 #include "authmilter/dmarc/evaluator.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/stages/stage_options.h"
 
 namespace authmilter::stages {
 
 class DmarcStageFactory : public pipeline::StageFactory {
  public:
-  explicit DmarcStageFactory(const config::Config& config);
+  DmarcStageFactory(DmarcOptions options, std::shared_ptr<dns::Resolver> resolver);
   std::string_view name() const override { return "dmarc"; }
   uint32_t hooks() const override { return pipeline::kHookHeader | pipeline::kHookEndOfMessage; }
   std::unique_ptr<pipeline::Stage> create() const override;
 
  private:
-  const config::Config& config_;
+  DmarcOptions options_;
   dmarc::Evaluator evaluator_;
 };
 

@@ -5,8 +5,8 @@
 // Missing information (no client address, no macros) always means "not trusted".
 #pragma once
 
-#include "authmilter/config/config.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/stages/stage_options.h"
 
 namespace authmilter::stages {
 
@@ -22,13 +22,13 @@ RecipientClass classifyRecipient(const mail::MailAddress& rcpt, const policy::Do
 
 class RelayStageFactory : public pipeline::StageFactory {
  public:
-  explicit RelayStageFactory(const config::Config& config) : config_(config) {}
+  explicit RelayStageFactory(RelayOptions options) : options_(std::move(options)) {}
   std::string_view name() const override { return "relay"; }
   uint32_t hooks() const override { return pipeline::kHookConnect | pipeline::kHookMail | pipeline::kHookRcpt; }
   std::unique_ptr<pipeline::Stage> create() const override;
 
  private:
-  const config::Config& config_;
+  RelayOptions options_;
 };
 
 }  // namespace authmilter::stages

@@ -6,21 +6,21 @@
 // (TrustedNetworks) and IgnoreHosts clients are skipped, and the log line says so.
 #pragma once
 
-#include "authmilter/config/config.h"
 #include "authmilter/pipeline/stage.h"
 #include "authmilter/spf/spf.h"
+#include "authmilter/stages/stage_options.h"
 
 namespace authmilter::stages {
 
 class SpfStageFactory : public pipeline::StageFactory {
  public:
-  explicit SpfStageFactory(const config::Config& config);
+  SpfStageFactory(SpfOptions options, std::shared_ptr<dns::Resolver> resolver);
   std::string_view name() const override { return "spf"; }
   uint32_t hooks() const override { return pipeline::kHookMail; }
   std::unique_ptr<pipeline::Stage> create() const override;
 
  private:
-  const config::Config& config_;
+  SpfOptions options_;
   spf::Checker checker_;
 };
 

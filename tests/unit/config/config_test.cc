@@ -12,6 +12,7 @@
 
 #include "authmilter/config/settings.h"
 #include "authmilter/dkim/signer.h"
+#include "authmilter/runtime/runtime.h"
 #include "temp_dir.h"
 
 namespace authmilter::config {
@@ -38,7 +39,7 @@ TEST(ConfigTest, SampleConfLoads) {
   EXPECT_EQ(config->socket.path, "/run/authmilter/authmilter.sock");
   EXPECT_TRUE(config->localDomains.contains("example.org"));
   EXPECT_EQ(config->submissionDaemons, (std::vector<std::string>{"MSA", "ORIGINATING"}));
-  EXPECT_FALSE(config->stages.empty());
+  EXPECT_FALSE(runtime::buildRuntime(config)->stages.empty());
 }
 
 TEST(ConfigTest, EverySettingIsDocumentedInTheSampleConf) {
@@ -123,7 +124,7 @@ TEST(ConfigTest, DnsSettings) {
   EXPECT_EQ(config->dns.tries, 3u);
   EXPECT_EQ(config->dnsCache.maxEntries, 0u);
   EXPECT_EQ(config->dnsCache.maxTtl, 60u);
-  ASSERT_NE(config->resolver, nullptr);
+  ASSERT_NE(runtime::buildRuntime(config)->resolver, nullptr);
   EXPECT_EQ(loadConfig(dir.write("authmilter.conf", "DNSTimeout 7\n"))->dns.timeout, std::chrono::seconds(7));
   const auto defaults = loadConfig(dir.write("authmilter.conf", "\n"));
   EXPECT_EQ(defaults->dns.timeout, std::chrono::seconds(5));

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "authmilter/runtime/runtime.h"
 #include "capture_logger.h"
 #include "fake_milter_context.h"
 #include "temp_dir.h"
@@ -23,11 +24,11 @@ class SessionTest : public ::testing::Test {
     dir_.write("trusted", "192.0.2.0/24\n");
     dir_.write("logins", "alice alice@local.example\n");
     dir_.write("ignore", "198.51.100.0/24\nbackup-mx.example.net\n");
-    config_ = config::loadConfig(dir_.write("authmilter.conf",
+    config_ = runtime::buildRuntime(config::loadConfig(dir_.write("authmilter.conf",
                                             "AuthservID mx.test.example\nLocalDomains domains\n"
                                             "TrustedNetworks trusted\nSubmissionDaemons MSA\n"
                                             "SenderLoginMap logins\nIgnoreHosts ignore\n"
-                                            "SPFCheck no\nDKIMVerify no\nDMARCCheck no\n"));  // the stages have their own tests
+                                            "SPFCheck no\nDKIMVerify no\nDMARCCheck no\n")));  // the stages have their own tests
     logger_ = std::make_shared<testsupport::CaptureLogger>();
     log::setLogger(logger_);
   }
@@ -54,7 +55,7 @@ class SessionTest : public ::testing::Test {
   }
 
   testsupport::TempDir dir_;
-  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const runtime::Runtime> config_;
   std::shared_ptr<testsupport::CaptureLogger> logger_;
   FakeMilterContext ctx_;
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "authmilter/pipeline/pipeline.h"
+#include "authmilter/runtime/runtime.h"
 #include "temp_dir.h"
 
 namespace authmilter::stages {
@@ -23,10 +24,10 @@ class RelayPolicyTest : public ::testing::Test {
     dir_.write("domains", "local.example\nbücher.example\n.hosted.example\n");
     dir_.write("trusted", "192.0.2.0/24\n2001:db8::/32\n");
     dir_.write("logins", "alice alice@local.example, @alice.example\n");
-    config_ = config::loadConfig(dir_.write("authmilter.conf",
+    config_ = runtime::buildRuntime(config::loadConfig(dir_.write("authmilter.conf",
                                             "LocalDomains domains\nTrustedNetworks trusted\n"
                                             "SubmissionDaemons MSA ORIGINATING\nSenderLoginMap logins\n"
-                                            "SPFCheck no\nDKIMVerify no\n"));  // the stages have their own tests
+                                            "SPFCheck no\nDKIMVerify no\n")));  // the stages have their own tests
   }
 
   // Connect from `ip` (empty: no address), MAIL FROM `from` with `login`, RCPT `rcpt`.
@@ -59,7 +60,7 @@ class RelayPolicyTest : public ::testing::Test {
   }
 
   testsupport::TempDir dir_;
-  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const runtime::Runtime> config_;
 };
 
 struct Case {

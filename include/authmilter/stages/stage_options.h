@@ -1,0 +1,68 @@
+// What each stage needs to know, and nothing more. The runtime (runtime/runtime.cc) builds
+// these from the settings; the sets they point at live in the settings object the runtime
+// keeps alive as long as the stages. No stage sees the whole configuration.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "authmilter/dkim/signer.h"
+#include "authmilter/dkim/signing_table.h"
+#include "authmilter/dkim/verifier.h"
+#include "authmilter/dmarc/evaluator.h"
+#include "authmilter/net/cidr_set.h"
+#include "authmilter/policy/domain_set.h"
+#include "authmilter/policy/host_list.h"
+#include "authmilter/policy/sender_login_map.h"
+
+namespace authmilter::stages {
+
+// What the sender-authentication checks (SPF, DKIM verification, DMARC) share.
+struct CheckPolicy {
+  bool ignoreAuthenticatedClients = true;  // IgnoreAuthenticatedClients: their mail is ours
+  bool tempfailOnDnsError = false;         // DNSErrorAction tempfail: temperror -> 451 4.4.3
+};
+
+struct RelayOptions {
+  const policy::DomainSet* localDomains = nullptr;
+  const net::CidrSet* trustedNetworks = nullptr;
+  const policy::HostList* ignoreHosts = nullptr;
+  std::vector<std::string> submissionDaemons;              // {daemon_name}s that require AUTH
+  const policy::SenderLoginMap* senderLoginMap = nullptr;  // nullptr: no SenderLoginMap
+};
+
+struct SpfOptions {
+  CheckPolicy check;
+  std::string authservId;       // %{r} and the Received-SPF receiver
+  bool addHeader = true;        // SPFAddHeader
+  bool rejectFail = false;      // SPFRejectFail
+  bool explanation = false;     // SPFExplanation
+  std::chrono::milliseconds timeout{20'000};  // SPFTimeout
+};
+
+struct DkimVerifyOptions {
+  CheckPolicy check;
+  dkim::VerifyOptions verify;
+  bool lBodyAccept = false;  // LBodyPolicy accept
+};
+
+struct DmarcOptions {
+  CheckPolicy check;
+  dmarc::EvaluatorOptions evaluator;
+  bool rejectFailures = true;       // RejectFailures
+  bool quarantineByHeader = false;  // QuarantineAction header
+  bool rejectMalformedFrom = true;  // RejectMalformedFrom
+};
+
+struct DkimSignOptions {
+  std::shared_ptr<const dkim::Signer> signer;
+  const dkim::SigningTable* signingTable = nullptr;
+  std::vector<std::string> signingDaemons;                 // SigningDaemons
+  const policy::SenderLoginMap* senderLoginMap = nullptr;  // nullptr: no SenderLoginMap
+  size_t maxHeaderBytes = 1 << 20;                         // DKIMMaxHeaderBytes
+};
+
+}  // namespace authmilter::stages

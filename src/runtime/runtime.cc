@@ -1,0 +1,57 @@
+// The runtime: the settings turned into a resolver and the stages' options (see the header).
+#include "authmilter/runtime/runtime.h"
+
+#include "authmilter/dns/caching_resolver.h"
+#include "authmilter/stages/dkim_sign_stage.h"
+#include "authmilter/stages/dkim_verify_stage.h"
+#include "authmilter/stages/dmarc_stage.h"
+#include "authmilter/stages/relay_stage.h"
+#include "authmilter/stages/spf_stage.h"
+
+namespace authmilter::runtime {
+
+namespace {
+
+stages::CheckPolicy checkPolicy(const config::Config& c) {
+  return {c.ignoreAuthenticatedClients, c.dnsErrorAction == config::Config::DnsErrorAction::Tempfail};
+}
+
+const policy::SenderLoginMap* senderLoginMap(const config::Config& c) {
+  return c.senderLoginMap ? &*c.senderLoginMap : nullptr;
+}
+
+}  // namespace
+
+std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> settings,
+                                            std::shared_ptr<dns::Resolver> resolver) {
+  auto r = std::make_shared<Runtime>();
+  const config::Config& c = *settings;
+  r->settings = std::move(settings);
+  r->resolver = resolver ? std::move(resolver) : dns::makeCachingResolver(c.dns, c.dnsCache);
+  r->stages.push_back(std::make_shared<stages::RelayStageFactory>(stages::RelayOptions{
+      &c.localDomains, &c.trustedNetworks, &c.ignoreHosts, c.submissionDaemons, senderLoginMap(c)}));
+  if (c.spfCheck) {
+    r->stages.push_back(std::make_shared<stages::SpfStageFactory>(
+        stages::SpfOptions{checkPolicy(c), c.authservId, c.spfAddHeader, c.spfRejectFail, c.spfExplanation,
+                           c.spfTimeout},
+        r->resolver));
+  }
+  if (c.dkimVerify) {
+    r->stages.push_back(std::make_shared<stages::DkimVerifyStageFactory>(
+        stages::DkimVerifyOptions{checkPolicy(c), c.dkimOptions, c.lBodyAccept}, r->resolver));
+  }
+  if (c.dmarcCheck) {
+    r->stages.push_back(std::make_shared<stages::DmarcStageFactory>(
+        stages::DmarcOptions{checkPolicy(c), c.dmarcOptions, c.rejectFailures,
+                             c.quarantineAction == config::Config::QuarantineAction::Header, c.rejectMalformedFrom},
+        r->resolver));
+  }
+  if (c.signer) {
+    r->stages.push_back(std::make_shared<stages::DkimSignStageFactory>(stages::DkimSignOptions{
+        c.signer, &c.signingTable, c.signingDaemons, senderLoginMap(c), c.dkimOptions.maxHeaderBytes}));
+  }
+  for (const auto& stage : r->stages) r->hooks |= stage->hooks();
+  return r;
+}
+
+}  // namespace authmilter::runtime
