@@ -90,8 +90,11 @@ Verdict Transaction::mailFrom(const MailInfo& info) {
   m.authLogin = info.authLogin;
   m.authType = info.authType;
   setQueueId(info.queueId);
-  Verdict v = deferred_.stops() ? deferred_
-                                : pipeline_.run([&](Stage& s) { return s.onMailFrom(connection_, m); });
+  Verdict v = deferred_;
+  if (!v.stops()) {
+    m.trust = trustOf(connection_, m, config_->ignoreAuthenticatedClients);
+    v = pipeline_.run([&](Stage& s) { return s.onMailFrom(connection_, m); });
+  }
   if (v.stops()) {
     endMessage(toString(v.disposition), v.reason, v.reply.toString());
     return v;
@@ -151,9 +154,9 @@ Transaction::End Transaction::endOfMessage(std::string_view queueId) {
     // first, so each deletion leaves the indexes still to come unchanged (CVE-2022-48521).
     const auto& forged = forged_.indexes();
     end.edits.deleteAuthResults.assign(forged.rbegin(), forged.rend());
-    if (!forged.empty()) m.logFields.emplace_back("removed_ar", std::to_string(forged.size()));
-    if (forged_.lookalikes() > 0) m.logFields.emplace_back("removed_ar_lookalike", std::to_string(forged_.lookalikes()));
-    end.edits.authResults = report::formatAuthResults(config_->authservId, m.results);
+    m.removedAuthResults = forged.size();
+    m.removedLookalikes = forged_.lookalikes();
+    end.edits.authResults = report::authResultsHeader(config_->authservId, m);
     end.edits.edits = m.headerEdits;
     if (v.disposition == Disposition::Quarantine) {
       end.edits.quarantine = v.reason.empty() ? "quarantined by authmilter" : v.reason;  // MTAs need a reason

@@ -127,6 +127,58 @@ AuthservIdClaim claimOf(std::string_view value, std::string_view ourId) {
                                                                  : AuthservIdClaim::NotOurs;
 }
 
+namespace {
+
+// "p=reject sp=none dis=reject": the published policy and what this message got.
+std::string policyComment(const dmarc::Outcome& o, dmarc::Policy applied) {
+  const dmarc::Record& r = *o.record;
+  std::string out = "p=" + std::string(dmarc::toString(r.p));
+  if (r.sp != dmarc::Policy::Unset) out += " sp=" + std::string(dmarc::toString(r.sp));
+  if (r.np != dmarc::Policy::Unset) out += " np=" + std::string(dmarc::toString(r.np));
+  return out + " dis=" + std::string(dmarc::toString(applied));
+}
+
+pipeline::AuthResult spfResult(const pipeline::SpfCheck& c) {
+  pipeline::AuthResult ar{"spf", std::string(pipeline::toString(c.result)), {}, {{c.property, c.value}}};
+  if (c.result == pipeline::AuthStatus::TempError || c.result == pipeline::AuthStatus::PermError) ar.reason = c.problem;
+  return ar;
+}
+
+}  // namespace
+
+std::vector<pipeline::AuthResult> authResultsOf(const pipeline::Message& m) {
+  using pipeline::Skip;
+  std::vector<pipeline::AuthResult> out;
+  if (m.authenticated()) out.push_back({"auth", "pass", "", {{"smtp.auth", m.authLogin}}});
+  if (m.spf && m.spf->skipped == Skip::None) {
+    out.push_back(spfResult(m.spf->mailFrom));
+    if (m.spf->helo) out.push_back(spfResult(*m.spf->helo));
+  }
+  if (m.dkim && m.dkim->skipped == Skip::None) {
+    for (const auto& d : m.dkim->signatures) {
+      pipeline::AuthResult ar{"dkim", std::string(pipeline::toString(d.result)), d.reason, {}};
+      if (!d.domain.empty()) ar.properties.emplace_back("header.d", d.domain);
+      if (!d.identity.empty()) ar.properties.emplace_back("header.i", d.identity);
+      if (!d.selector.empty()) ar.properties.emplace_back("header.s", d.selector);
+      if (!d.algorithm.empty()) ar.properties.emplace_back("header.a", d.algorithm);
+      if (!d.bPrefix.empty()) ar.properties.emplace_back("header.b", d.bPrefix);
+      out.push_back(std::move(ar));
+    }
+    if (m.dkim->signatures.empty()) out.push_back({"dkim", "none", {}, {}});
+  }
+  if (m.dmarc && m.dmarc->skipped == Skip::None) {
+    if (!m.dmarc->malformedFrom.empty()) {
+      out.push_back({"dmarc", "permerror", m.dmarc->malformedFrom, {}});
+    } else if (const auto& o = m.dmarc->evaluation) {
+      pipeline::AuthResult ar{"dmarc", std::string(dmarc::toString(o->result)), {}, {{"header.from", o->authorDomain}}};
+      if (o->result == dmarc::Result::TempError || o->result == dmarc::Result::PermError) ar.reason = o->reason;
+      if (o->record && o->result != dmarc::Result::PermError) ar.comment = policyComment(*o, m.dmarc->applied);
+      out.push_back(std::move(ar));
+    }
+  }
+  return out;
+}
+
 void ForgedAuthResults::header(std::string_view name, std::string_view value) {
   if (!mail::isHeaderNamed(name, kAuthResultsHeader)) return;
   ++seen_;

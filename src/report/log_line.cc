@@ -19,6 +19,100 @@ void appendLogField(std::string& line, std::string_view key, std::string_view va
   line.push_back('"');
 }
 
+namespace {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+void skipped(Fields& f, const char* check, pipeline::Skip why) {
+  f.emplace_back(check, "skipped");
+  f.emplace_back(std::string(check) + "_skip", std::string(pipeline::toString(why)));
+}
+
+// "spf", "dkim:example.com", "spf,dkim:example.com", or "none".
+std::string alignedBy(const dmarc::Outcome& o) {
+  std::string out = o.spfAligned ? "spf" : "";
+  for (const auto& d : o.dkimAligned) out += (out.empty() ? "dkim:" : ",dkim:") + d;
+  return out.empty() ? "none" : out;
+}
+
+void spf(Fields& f, const pipeline::SpfOutcome& s) {
+  if (s.skipped != pipeline::Skip::None) return skipped(f, "spf", s.skipped);
+  f.emplace_back("spf", std::string(pipeline::toString(s.mailFrom.result)));
+  if (s.helo) f.emplace_back("spf_helo", std::string(pipeline::toString(s.helo->result)));
+  const std::string& why = s.mailFrom.problem.empty() ? s.mailFrom.mechanism : s.mailFrom.problem;
+  if (!why.empty()) f.emplace_back("spf_why", why);
+  if (!s.mailFrom.explanation.empty()) f.emplace_back("spf_exp", s.mailFrom.explanation);
+}
+
+void dkim(Fields& f, const pipeline::DkimOutcome& d) {
+  if (d.skipped != pipeline::Skip::None) return skipped(f, "dkim", d.skipped);
+  std::string summary, why;
+  for (const auto& s : d.signatures) {
+    if (!summary.empty()) summary += ' ';
+    summary += std::string(pipeline::toString(s.result)) + ":" + (s.domain.empty() ? "-" : s.domain);
+    if (!s.reason.empty()) why += (why.empty() ? "" : "; ") + (s.domain.empty() ? "" : s.domain + ": ") + s.reason;
+  }
+  f.emplace_back("dkim", summary.empty() ? "none" : summary);
+  if (!why.empty()) f.emplace_back("dkim_why", why);
+  if (d.unchecked > 0) f.emplace_back("dkim_unchecked", std::to_string(d.unchecked));
+}
+
+void dmarc(Fields& f, const pipeline::DmarcOutcome& d) {
+  if (d.skipped != pipeline::Skip::None) return skipped(f, "dmarc", d.skipped);
+  if (!d.malformedFrom.empty()) {
+    f.emplace_back("dmarc", "permerror");
+    f.emplace_back("dmarc_why", d.malformedFrom);
+    return;
+  }
+  if (!d.evaluation) return;
+  const dmarc::Outcome& o = *d.evaluation;
+  f.emplace_back("dmarc", std::string(dmarc::toString(o.result)));
+  f.emplace_back("dmarc_from", o.authorDomain);
+  if (o.record) {
+    f.emplace_back("dmarc_record", "_dmarc." + o.policyDomain);
+    if (o.result == dmarc::Result::Pass || o.result == dmarc::Result::Fail) f.emplace_back("dmarc_align", alignedBy(o));
+  }
+  if (o.result == dmarc::Result::Fail) {
+    f.emplace_back("dmarc_policy", o.policyTag + "=" + std::string(dmarc::toString(o.policy)));
+    std::string disposition(dmarc::toString(o.disposition));
+    if (!o.lowered.empty()) disposition += " (" + o.lowered + ")";
+    f.emplace_back("dmarc_dis", disposition);
+    if (d.applied != o.disposition) f.emplace_back("dmarc_action", "none (RejectFailures no)");
+  }
+  if (!o.reason.empty()) f.emplace_back("dmarc_why", o.reason);
+}
+
+void signing(Fields& f, const pipeline::SignOutcome& s) {
+  switch (s.kind) {
+    case pipeline::SignOutcome::Kind::Signed: {
+      std::string names;
+      for (const auto& m : s.signatures) {
+        names += (names.empty() ? "" : ", ") + ("d=" + m.domain + " s=" + m.selector + " a=" + m.algorithm);
+      }
+      f.emplace_back("dkim_sign", names);
+      return;
+    }
+    case pipeline::SignOutcome::Kind::NotSigned: f.emplace_back("dkim_sign", "none"); break;
+    case pipeline::SignOutcome::Kind::Failed: f.emplace_back("dkim_sign", "error"); break;
+  }
+  f.emplace_back("dkim_sign_why", s.why);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> logFieldsOf(const pipeline::Message& m) {
+  Fields f;
+  if (m.trust.trustedNetwork) f.emplace_back("trusted", "yes");
+  if (m.trust.ignored) f.emplace_back("ignored", "yes");
+  if (m.spf) spf(f, *m.spf);
+  if (m.dkim) dkim(f, *m.dkim);
+  if (m.dmarc) dmarc(f, *m.dmarc);
+  if (m.signing) signing(f, *m.signing);
+  if (m.removedAuthResults > 0) f.emplace_back("removed_ar", std::to_string(m.removedAuthResults));
+  if (m.removedLookalikes > 0) f.emplace_back("removed_ar_lookalike", std::to_string(m.removedLookalikes));
+  return f;
+}
+
 std::string formatLogLine(const pipeline::Connection& connection, const pipeline::Message& m,
                           std::string_view action, std::string_view reason, std::string_view reply) {
   std::string line = m.queueId.empty() ? "NOQUEUE" : m.queueId;
@@ -34,7 +128,7 @@ std::string formatLogLine(const pipeline::Connection& connection, const pipeline
   appendLogField(line, "action", action);
   if (!reason.empty()) appendLogField(line, "reason", reason);
   if (!reply.empty()) appendLogField(line, "reply", reply);
-  for (const auto& [key, value] : m.logFields) appendLogField(line, key, value);
+  for (const auto& [key, value] : logFieldsOf(m)) appendLogField(line, key, value);
   return line;
 }
 

@@ -13,7 +13,7 @@ namespace authmilter::runtime {
 namespace {
 
 stages::CheckPolicy checkPolicy(const config::Config& c) {
-  return {c.ignoreAuthenticatedClients, c.dnsErrorAction == config::Config::DnsErrorAction::Tempfail};
+  return {c.dnsErrorAction == config::Config::DnsErrorAction::Tempfail};
 }
 
 const policy::SenderLoginMap* senderLoginMap(const config::Config& c) {

@@ -86,20 +86,17 @@ class DkimSignStage : public pipeline::Stage {
     const bool ok = signing_->finish(&made, &error);
     signing_.reset();
     if (!ok) {
-      message.logFields.emplace_back("dkim_sign", "error");
-      message.logFields.emplace_back("dkim_sign_why", error);
+      message.signing = pipeline::SignOutcome{pipeline::SignOutcome::Kind::Failed, {}, error};
       return Verdict::tempfail("451", "4.3.0", "DKIM signing failed, try again later", "DKIM signing failed: " + error);
     }
-    std::string names;
     // Each is inserted at the top, so the last one inserted ends up first: insert in reverse
     // to keep the KeyTable's order.
     for (auto it = made.rbegin(); it != made.rend(); ++it) {
       message.headerEdits.push_back({pipeline::HeaderEdit::Kind::Insert, 0, "DKIM-Signature", milterFolding(it->value)});
     }
-    for (const auto& m : made) {
-      names += (names.empty() ? "" : ", ") + ("d=" + m.domain + " s=" + m.selector + " a=" + m.algorithm);
-    }
-    message.logFields.emplace_back("dkim_sign", names);
+    auto& out = message.signing.emplace();
+    out.kind = pipeline::SignOutcome::Kind::Signed;
+    for (const auto& m : made) out.signatures.push_back({m.domain, m.selector, m.algorithm});
     return {};
   }
 
@@ -118,8 +115,7 @@ class DkimSignStage : public pipeline::Stage {
   void start(Message& message) {
     decided_ = true;
     const auto notSigned = [&](const std::string& why) {
-      message.logFields.emplace_back("dkim_sign", "none");
-      message.logFields.emplace_back("dkim_sign_why", why);
+      message.signing = pipeline::SignOutcome{pipeline::SignOutcome::Kind::NotSigned, {}, why};
       headers_.clear();
     };
     if (overflow_) return notSigned("headers exceed DKIMMaxHeaderBytes");

@@ -9,17 +9,20 @@ using pipeline::Connection;
 using pipeline::Message;
 using pipeline::Verdict;
 
-std::string summarizeDkim(const std::vector<dkim::SignatureResult>& results) {
-  if (results.empty()) return "none";
-  std::string out;
-  for (const auto& r : results) {
-    if (!out.empty()) out += ' ';
-    out += std::string(dkim::toString(r.result)) + ":" + (r.domain.empty() ? "-" : r.domain);
-  }
-  return out;
-}
-
 namespace {
+
+pipeline::AuthStatus statusOf(dkim::Result r) {
+  switch (r) {
+    case dkim::Result::None: return pipeline::AuthStatus::None;
+    case dkim::Result::Pass: return pipeline::AuthStatus::Pass;
+    case dkim::Result::Fail: return pipeline::AuthStatus::Fail;
+    case dkim::Result::Policy: return pipeline::AuthStatus::Policy;
+    case dkim::Result::Neutral: return pipeline::AuthStatus::Neutral;
+    case dkim::Result::TempError: return pipeline::AuthStatus::TempError;
+    case dkim::Result::PermError: return pipeline::AuthStatus::PermError;
+  }
+  return pipeline::AuthStatus::None;
+}
 
 class DkimVerifyStage : public pipeline::Stage {
  public:
@@ -28,7 +31,7 @@ class DkimVerifyStage : public pipeline::Stage {
 
   Verdict onHeader(const Connection& connection, Message& message, std::string_view name,
                    std::string_view value) override {
-    if (!started_) start(connection, message);
+    if (!started_) start(message);
     if (!verification_) return {};
     if (connection.headerLeadingSpace) {
       verification_->header(name, value);
@@ -39,8 +42,8 @@ class DkimVerifyStage : public pipeline::Stage {
     return {};
   }
 
-  Verdict onEndOfHeaders(const Connection& connection, Message& message) override {
-    if (!started_) start(connection, message);  // a message without headers
+  Verdict onEndOfHeaders(const Connection&, Message& message) override {
+    if (!started_) start(message);  // a message without headers
     if (verification_) verification_->endOfHeaders();
     return {};
   }
@@ -50,33 +53,21 @@ class DkimVerifyStage : public pipeline::Stage {
     return {};
   }
 
-  Verdict onEndOfMessage(const Connection& connection, Message& message) override {
-    if (!started_) start(connection, message);
+  Verdict onEndOfMessage(const Connection&, Message& message) override {
+    if (!started_) start(message);
     if (!verification_) return {};
     const auto results = verification_->finish();
+    auto& out = *message.dkim;
     bool anyPass = false;
     std::string tempfailed;
-    std::string why;
     for (const auto& r : results) {
-      pipeline::AuthResult ar{"dkim", std::string(dkim::toString(r.result)), r.reason, {}};
-      if (!r.domain.empty()) ar.properties.emplace_back("header.d", r.domain);
-      if (!r.identity.empty()) ar.properties.emplace_back("header.i", r.identity);
-      if (!r.selector.empty()) ar.properties.emplace_back("header.s", r.selector);
-      if (!r.algorithm.empty()) ar.properties.emplace_back("header.a", r.algorithm);
-      if (!r.bPrefix.empty()) ar.properties.emplace_back("header.b", r.bPrefix);
-      message.results.push_back(std::move(ar));
       const bool counts = r.result == dkim::Result::Pass && (!r.partialBody || options_.lBodyAccept);
-      message.dkim.push_back({std::string(dkim::toString(r.result)), r.domain, r.selector, counts, r.testing});
+      out.signatures.push_back({statusOf(r.result), r.reason, r.domain, r.identity, r.selector, r.algorithm,
+                                r.bPrefix, counts, r.testing});
       anyPass = anyPass || r.result == dkim::Result::Pass;
       if (r.result == dkim::Result::TempError && tempfailed.empty()) tempfailed = r.domain;
-      if (!r.reason.empty()) why += (why.empty() ? "" : "; ") + (r.domain.empty() ? "" : r.domain + ": ") + r.reason;
     }
-    if (results.empty()) message.results.push_back({"dkim", "none", {}, {}});
-    message.logFields.emplace_back("dkim", summarizeDkim(results));
-    if (!why.empty()) message.logFields.emplace_back("dkim_why", why);
-    if (verification_->uncheckedSignatures() > 0) {
-      message.logFields.emplace_back("dkim_unchecked", std::to_string(verification_->uncheckedSignatures()));
-    }
+    out.unchecked = verification_->uncheckedSignatures();
     verification_.reset();
     if (!tempfailed.empty() && !anyPass && options_.check.tempfailOnDnsError) {
       return Verdict::tempfail("451", "4.4.3", "DKIM: temporary DNS error for the key of " + tempfailed +
@@ -92,12 +83,11 @@ class DkimVerifyStage : public pipeline::Stage {
   }
 
  private:
-  void start(const Connection& connection, Message& message) {
+  void start(Message& message) {
     started_ = true;
-    if (const auto skip = pipeline::uncheckedBecause(connection, message, options_.check.ignoreAuthenticatedClients);
-        !skip.empty()) {
-      message.logFields.emplace_back("dkim", "skipped");
-      message.logFields.emplace_back("dkim_skip", std::string(skip));
+    auto& out = message.dkim.emplace();
+    if (message.trust.checks != pipeline::Skip::None) {
+      out.skipped = message.trust.checks;
       return;
     }
     verification_.emplace(verifier_);

@@ -47,11 +47,6 @@ class RelayStage : public pipeline::Stage {
   }
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    if (connection.trustedNetwork) message.logFields.emplace_back("trusted", "yes");
-    if (connection.ignored) message.logFields.emplace_back("ignored", "yes");
-    if (message.authenticated()) {
-      message.results.push_back({"auth", "pass", "", {{"smtp.auth", message.authLogin}}});
-    }
     const auto& daemons = options_.submissionDaemons;
     if (!message.authenticated() && !connection.daemonName.empty() &&
         std::any_of(daemons.begin(), daemons.end(),

@@ -22,10 +22,22 @@ spf::CheckOptions checkOptions(const SpfOptions& spf) {
   return options;
 }
 
-pipeline::AuthResult authResult(const spf::CheckResult& r, std::string property, std::string value) {
-  pipeline::AuthResult ar{"spf", std::string(spf::toString(r.result)), {}, {{std::move(property), std::move(value)}}};
-  if (r.result == spf::Result::TempError || r.result == spf::Result::PermError) ar.reason = r.problem;
-  return ar;
+pipeline::AuthStatus statusOf(spf::Result r) {
+  switch (r) {
+    case spf::Result::None: return pipeline::AuthStatus::None;
+    case spf::Result::Neutral: return pipeline::AuthStatus::Neutral;
+    case spf::Result::Pass: return pipeline::AuthStatus::Pass;
+    case spf::Result::Fail: return pipeline::AuthStatus::Fail;
+    case spf::Result::SoftFail: return pipeline::AuthStatus::SoftFail;
+    case spf::Result::TempError: return pipeline::AuthStatus::TempError;
+    case spf::Result::PermError: return pipeline::AuthStatus::PermError;
+  }
+  return pipeline::AuthStatus::None;
+}
+
+pipeline::SpfCheck checked(const spf::CheckResult& r, std::string property, std::string value) {
+  return {statusOf(r.result), std::move(property), std::move(value), r.domain, r.mechanism, r.problem,
+          r.explanation};
 }
 
 class SpfStage : public pipeline::Stage {
@@ -33,10 +45,9 @@ class SpfStage : public pipeline::Stage {
   SpfStage(const SpfOptions& options, const spf::Checker& checker) : options_(options), checker_(checker) {}
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    const auto skip = pipeline::uncheckedBecause(connection, message, options_.check.ignoreAuthenticatedClients);
-    if (!skip.empty()) {
-      message.logFields.emplace_back("spf", "skipped");
-      message.logFields.emplace_back("spf_skip", std::string(skip));
+    auto& out = message.spf.emplace();
+    if (message.trust.checks != pipeline::Skip::None) {
+      out.skipped = message.trust.checks;
       return {};
     }
     const auto& ip = *connection.address;
@@ -48,21 +59,15 @@ class SpfStage : public pipeline::Stage {
     const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     const spf::CheckResult result = checker_.checkMailFrom(ip, helo, mailFrom, deadline);
     if (sender.null) {
-      message.results.push_back(authResult(result, "smtp.helo", helo));
+      out.mailFrom = checked(result, "smtp.helo", helo);
     } else {
-      message.results.push_back(authResult(result, "smtp.mailfrom", mailFrom));
+      out.mailFrom = checked(result, "smtp.mailfrom", mailFrom);
       if (!heloResult_ || heloChecked_ != helo) {
         heloResult_ = checker_.checkHelo(ip, helo, deadline);
         heloChecked_ = helo;
       }
-      message.results.push_back(authResult(*heloResult_, "smtp.helo", helo));
+      out.helo = checked(*heloResult_, "smtp.helo", helo);
     }
-    message.spf = {std::string(spf::toString(result.result)), result.domain};
-    message.logFields.emplace_back("spf", std::string(spf::toString(result.result)));
-    if (!sender.null) message.logFields.emplace_back("spf_helo", std::string(spf::toString(heloResult_->result)));
-    const std::string& why = result.problem.empty() ? result.mechanism : result.problem;
-    if (!why.empty()) message.logFields.emplace_back("spf_why", why);
-    if (!result.explanation.empty()) message.logFields.emplace_back("spf_exp", result.explanation);
     if (options_.addHeader) {
       message.headerEdits.push_back({pipeline::HeaderEdit::Kind::Insert, 0, "Received-SPF",
                                      spf::formatReceivedSpf(result, ip, helo, mailFrom, options_.authservId)});

@@ -19,6 +19,7 @@
 #include "authmilter/log/logger.h"
 #include "authmilter/pipeline/transaction.h"
 #include "authmilter/report/auth_results.h"
+#include "authmilter/report/log_line.h"
 #include "authmilter/spf/spf.h"
 #include "authmilter/runtime/runtime.h"
 #include "authmilter/util/strings.h"
@@ -269,10 +270,12 @@ int checkDmarc(Args& args) {
   const pipeline::Message& message = end.message;
 
   std::cout << "steps (as in the log line):\n";
-  for (const auto& [key, value] : message.logFields) std::cout << "  " << key << "=" << util::sanitize(value) << "\n";
+  for (const auto& [key, value] : report::logFieldsOf(message)) {
+    std::cout << "  " << key << "=" << util::sanitize(value) << "\n";
+  }
   bool temporary = false;
-  if (message.dmarc) {
-    const dmarc::Outcome& o = *message.dmarc;
+  if (message.dmarc && message.dmarc->evaluation) {
+    const dmarc::Outcome& o = *message.dmarc->evaluation;
     std::cout << "DMARC lookups:\n";
     for (const auto& l : o.lookups) std::cout << "  " << util::sanitize(l) << "\n";
     if (!o.orgDomain.empty()) std::cout << "Organizational Domain of " << o.authorDomain << ": " << o.orgDomain << "\n";
@@ -280,7 +283,7 @@ int checkDmarc(Args& args) {
   }
   // Our own header values, folded as the milter hands them over (DNS text in them is escaped).
   for (const auto& edit : message.headerEdits) std::cout << edit.name << ": " << edit.value << "\n";
-  std::cout << report::kAuthResultsHeader << ": " << report::formatAuthResults(config.authservId, message.results)
+  std::cout << report::kAuthResultsHeader << ": " << report::authResultsHeader(config.authservId, message)
             << "\n";
   std::string action(pipeline::toString(verdict.disposition));
   if (!verdict.reply.empty()) action += ": " + verdict.reply.toString();

@@ -179,11 +179,13 @@ TEST(DkimStageTest, LBodyPolicyDecidesWhetherAnLSignatureCountsForDmarc) {
       stage->onBody(connection, message, p.body);
       stage->onEndOfMessage(connection, message);
       stage->onMessageEnd(message);
-      ASSERT_EQ(message.dkim.size(), 1u) << fixture;
-      EXPECT_EQ(message.dkim[0].result, "pass") << fixture;
-      EXPECT_EQ(message.dkim[0].domain, "example.com");
+      ASSERT_TRUE(message.dkim) << fixture;
+      const auto& signatures = message.dkim->signatures;
+      ASSERT_EQ(signatures.size(), 1u) << fixture;
+      EXPECT_EQ(toString(signatures[0].result), "pass") << fixture;
+      EXPECT_EQ(signatures[0].domain, "example.com");
       const bool appended = std::string(fixture) == "length.eml";
-      EXPECT_EQ(message.dkim[0].countsForDmarc, !appended || policy == "accept") << fixture << " " << policy;
+      EXPECT_EQ(signatures[0].countsForDmarc, !appended || policy == "accept") << fixture << " " << policy;
     }
   }
 }

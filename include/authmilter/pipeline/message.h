@@ -1,7 +1,8 @@
 // What the stages see: the SMTP connection and the message in progress, both plain C++
-// filled by the milter Session from libmilter callbacks and macros. Stages never see
-// libmilter types. Stages record results here ("record, don't write"); the Session alone
-// turns them into the Authentication-Results header, the log line and the MTA's reply.
+// filled by the Transaction from the MTA's events. Stages never see libmilter types. Stages
+// record typed outcomes here ("record, don't write"); one writer turns them into the
+// Authentication-Results header (report/auth_results), one into the log line
+// (report/log_line).
 #pragma once
 
 #include <optional>
@@ -10,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "authmilter/dmarc/dmarc.h"
 #include "authmilter/mail/address.h"
 #include "authmilter/net/ip_address.h"
+#include "authmilter/pipeline/outcomes.h"
 
 namespace authmilter::pipeline {
 
@@ -28,15 +29,6 @@ struct Connection {
   bool ignored = false;                         // client in IgnoreHosts: later stages skip their checks
   // The MTA hands header values on with the space after the colon (SMFIP_HDR_LEADSPC).
   bool headerLeadingSpace = false;
-};
-
-// One verified DKIM signature, as DMARC needs it.
-struct DkimSignature {
-  std::string result;  // RFC 8601 result: "pass", "fail", ...
-  std::string domain;  // d=
-  std::string selector;
-  bool countsForDmarc = false;  // pass, and not an l= signature that LBodyPolicy sets aside
-  bool testing = false;         // key flag t=y (RFC 6376 §3.6.1)
 };
 
 // One method result for Authentication-Results (RFC 8601 §2.2):
@@ -65,28 +57,22 @@ struct Message {
   mail::MailAddress sender;
   std::vector<std::string> recipients;          // accepted recipients, as given
   size_t rejectedRecipients = 0;
-  std::vector<AuthResult> results;              // for Authentication-Results
-  std::vector<std::pair<std::string, std::string>> logFields;  // for the log line, in order
+  Trust trust;                                  // decided at MAIL FROM, before the stages run
+  // What the checks found (nullopt: that check is switched off or never got to run).
+  std::optional<SpfOutcome> spf;                // at MAIL FROM
+  std::optional<DkimOutcome> dkim;              // at end of message
+  std::optional<DmarcOutcome> dmarc;            // at end of message
+  std::optional<SignOutcome> signing;           // at end of message, for mail that is ours
   std::vector<HeaderEdit> headerEdits;
-  std::vector<DkimSignature> dkim;              // filled at end of message by DKIM verify
-  dmarc::SpfInput spf;                          // the MAIL FROM check, filled by SPF for DMARC
-  std::optional<dmarc::Outcome> dmarc;          // filled at end of message by DMARC
+  // Forged Authentication-Results the transaction removes (for the log line).
+  size_t removedAuthResults = 0;
+  size_t removedLookalikes = 0;
 
   bool authenticated() const { return !authLogin.empty(); }
 };
 
-// Why the sender-authentication checks (SPF, DKIM verify, DMARC) leave a message alone:
-// "authenticated" (unless IgnoreAuthenticatedClients is off), "trusted" (TrustedNetworks),
-// "ignored" (IgnoreHosts), "no client address" (mail the MTA took in locally, e.g. through
-// Postfix's non_smtpd_milters: SPF has nothing to check, and it is not foreign mail);
-// empty: check it.
-inline std::string_view uncheckedBecause(const Connection& connection, const Message& message,
-                                         bool ignoreAuthenticated) {
-  if (message.authenticated() && ignoreAuthenticated) return "authenticated";
-  if (connection.trustedNetwork) return "trusted";
-  if (connection.ignored) return "ignored";
-  if (!connection.address) return "no client address";
-  return {};
-}
+// The trust fact: whether the checks leave the message alone, and why. `ignoreAuthenticated`:
+// IgnoreAuthenticatedClients.
+Trust trustOf(const Connection& connection, const Message& message, bool ignoreAuthenticated);
 
 }  // namespace authmilter::pipeline

@@ -19,6 +19,15 @@ inline constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
 // method produced a result. Folded with "\n\t" between results, as milters hand headers over.
 std::string formatAuthResults(std::string_view authservId, const std::vector<pipeline::AuthResult>& results);
 
+// The results of `message`'s typed outcomes, in order: auth (SMTP AUTH), spf (MAIL FROM,
+// then HELO), dkim (each signature, or none), dmarc. A check that left the message alone,
+// or did not run, has none.
+std::vector<pipeline::AuthResult> authResultsOf(const pipeline::Message& message);
+// Our header value for `message`.
+inline std::string authResultsHeader(std::string_view authservId, const pipeline::Message& message) {
+  return formatAuthResults(authservId, authResultsOf(message));
+}
+
 // RFC 8601 §2.2 pvalue: as is when it is a plain token or local-part@domain, else a
 // quoted-string; control characters are dropped (no header injection from a SASL login).
 std::string formatPropertyValue(std::string_view value);

@@ -27,6 +27,5 @@ class DkimVerifyStageFactory : public pipeline::StageFactory {
 };
 
 // "pass:example.com fail:example.net" for the log line.
-std::string summarizeDkim(const std::vector<dkim::SignatureResult>& results);
 
 }  // namespace authmilter::stages

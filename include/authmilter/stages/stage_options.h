@@ -20,10 +20,10 @@
 
 namespace authmilter::stages {
 
-// What the sender-authentication checks (SPF, DKIM verification, DMARC) share.
+// What the sender-authentication checks (SPF, DKIM verification, DMARC) share. (Which
+// messages they leave alone is the message's trust fact, decided once by the Transaction.)
 struct CheckPolicy {
-  bool ignoreAuthenticatedClients = true;  // IgnoreAuthenticatedClients: their mail is ours
-  bool tempfailOnDnsError = false;         // DNSErrorAction tempfail: temperror -> 451 4.4.3
+  bool tempfailOnDnsError = false;  // DNSErrorAction tempfail: temperror -> 451 4.4.3
 };
 
 struct RelayOptions {

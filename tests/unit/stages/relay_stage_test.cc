@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "authmilter/pipeline/pipeline.h"
+#include "authmilter/report/auth_results.h"
 #include "authmilter/runtime/runtime.h"
 #include "temp_dir.h"
 
@@ -163,13 +164,14 @@ TEST_F(RelayPolicyTest, SenderLoginMismatch) {
 TEST_F(RelayPolicyTest, AuthenticatedMailRecordsAuthResult) {
   Message m;
   mailVerdict("<alice@local.example>", "alice", "MSA", &m);
-  ASSERT_EQ(m.results.size(), 1u);
-  EXPECT_EQ(m.results[0].method, "auth");
-  EXPECT_EQ(m.results[0].result, "pass");
-  EXPECT_EQ(m.results[0].properties[0], (std::pair<std::string, std::string>{"smtp.auth", "alice"}));
+  const auto results = report::authResultsOf(m);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].method, "auth");
+  EXPECT_EQ(results[0].result, "pass");
+  EXPECT_EQ(results[0].properties[0], (std::pair<std::string, std::string>{"smtp.auth", "alice"}));
   Message anonymous;
   mailVerdict("<bob@local.example>", "", "MTA", &anonymous);
-  EXPECT_TRUE(anonymous.results.empty());
+  EXPECT_TRUE(report::authResultsOf(anonymous).empty());
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// What each check found for one message, as typed records: the stages fill them, and one
+// writer each turns them into the Authentication-Results header (report/auth_results) and
+// the log line (report/log_line); DMARC reads SPF's and DKIM's, and reports will read all.
+// Results are RFC 8601 §2.7's words, as an enum.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authmilter/dmarc/dmarc.h"
+
+namespace authmilter::pipeline {
+
+// RFC 8601 §2.7 results (SPF uses softfail; DKIM policy).
+enum class AuthStatus { None, Pass, Fail, SoftFail, Neutral, Policy, TempError, PermError };
+std::string_view toString(AuthStatus status);  // "none", "pass", ...
+
+// Why the sender-authentication checks (SPF, DKIM verification, DMARC) leave a message alone.
+enum class Skip {
+  None,             // check it
+  Authenticated,    // SMTP AUTH (unless IgnoreAuthenticatedClients no): its mail is ours
+  Trusted,          // TrustedNetworks
+  Ignored,          // IgnoreHosts
+  NoClientAddress,  // the MTA took it in locally (e.g. Postfix's non_smtpd_milters)
+};
+std::string_view toString(Skip skip);  // "", "authenticated", "trusted", "ignored", "no client address"
+
+// Who the client is, decided once per message at MAIL FROM.
+struct Trust {
+  bool trustedNetwork = false;  // in TrustedNetworks
+  bool ignored = false;         // in IgnoreHosts
+  Skip checks = Skip::None;     // why the checks leave this message alone, if they do
+};
+
+// One SPF identity checked (RFC 7208 §2.3/§2.4).
+struct SpfCheck {
+  AuthStatus result = AuthStatus::None;
+  std::string property;     // "smtp.mailfrom", or "smtp.helo" (HELO identity, null sender)
+  std::string value;        // the identity as the A-R property shows it
+  std::string domain;       // the <domain> checked (what DMARC aligns)
+  std::string mechanism;    // what decided: "-all", "include:x", "default"
+  std::string problem;      // temperror/permerror: why
+  std::string explanation;  // a fail's exp= text, when fetched
+};
+
+struct SpfOutcome {
+  Skip skipped = Skip::None;     // not checked (then nothing below is set)
+  SpfCheck mailFrom;             // the MAIL FROM identity (for <>: the HELO identity)
+  std::optional<SpfCheck> helo;  // the HELO identity, beside a non-null MAIL FROM
+};
+
+struct DkimSignatureOutcome {
+  AuthStatus result = AuthStatus::None;
+  std::string reason;  // why, in words; empty for a plain pass
+  std::string domain, identity, selector, algorithm, bPrefix;  // d=, i=, s=, a=, b= (8 chars)
+  bool countsForDmarc = false;  // a pass DMARC may align (LBodyPolicy decides for l=)
+  bool testing = false;         // key flag t=y
+};
+
+struct DkimOutcome {
+  Skip skipped = Skip::None;
+  std::vector<DkimSignatureOutcome> signatures;  // empty: not signed (dkim=none)
+  size_t unchecked = 0;                          // past MaximumSignatures
+};
+
+struct DmarcOutcome {
+  Skip skipped = Skip::None;
+  std::string malformedFrom;                 // the From header could not be read: why (permerror)
+  std::optional<dmarc::Outcome> evaluation;  // the evaluation, when there was one
+  dmarc::Policy applied = dmarc::Policy::None;  // what we did about it (RejectFailures no: none)
+};
+
+struct SignatureMade {
+  std::string domain, selector, algorithm;
+};
+
+struct SignOutcome {
+  enum class Kind { Signed, NotSigned, Failed } kind = Kind::NotSigned;
+  std::vector<SignatureMade> signatures;  // Signed
+  std::string why;                        // NotSigned, Failed
+};
+
+}  // namespace authmilter::pipeline
