@@ -163,6 +163,14 @@ class Loader {
   }
 
   void fill(Config& c) {
+    // Every simple setting through its binding in the table (checked against its kind and
+    // limits there), before the options below that depend on them.
+    for (const auto& def : settingDefs()) {
+      if (def.bind.flag) def.bind.flag(c, boolean(def.name));
+      if (def.bind.number) def.bind.number(c, integer(def.name));
+      if (def.bind.duration) def.bind.duration(c, duration(def.name));
+      if (def.bind.choice) def.bind.choice(c, choice(def.name));
+    }
     std::string why;
     const auto socket = raw("Socket");
     if (auto spec = parseSocketSpec(socket.value, &why)) {
@@ -180,11 +188,7 @@ class Loader {
     c.umask = mask;
     c.userId = raw("UserID").value;
     c.pidFile = resolvePath(raw("PidFile").value);
-    c.shutdownTimeout = static_cast<unsigned>(integer("ShutdownTimeout"));
 
-    c.log.syslog = boolean("Syslog");
-    c.log.facility = *log::parseSyslogFacility(choice("SyslogFacility"));
-    c.log.level = *log::parseLogLevel(choice("LogLevel"));
     const auto logFile = raw("LogFile").value;
     c.log.file = logFile == "stderr" ? logFile : resolvePath(logFile);
 
@@ -232,28 +236,7 @@ class Loader {
       }
     }
     if (nameservers.value.empty()) c.dns.nameservers = dns::systemNameservers();
-    c.dns.timeout = duration("DNSTimeout");
-    c.dns.tries = static_cast<unsigned>(integer("DNSRetries"));
-    c.dnsCache.maxEntries = static_cast<size_t>(integer("DNSCacheSize"));
-    c.dnsCache.maxTtl = static_cast<uint32_t>(integer("DNSCacheMaxTTL"));
-    c.dnsErrorAction = choice("DNSErrorAction") == "tempfail" ? Config::DnsErrorAction::Tempfail
-                                                               : Config::DnsErrorAction::Accept;
 
-    c.spfCheck = boolean("SPFCheck");
-    c.spfAddHeader = boolean("SPFAddHeader");
-    c.spfRejectFail = boolean("SPFRejectFail");
-    c.spfExplanation = boolean("SPFExplanation");
-    c.spfTimeout = duration("SPFTimeout");
-
-    c.dkimVerify = boolean("DKIMVerify");
-    c.dkimOptions.maxSignatures = static_cast<unsigned>(integer("MaximumSignatures"));
-    c.dkimOptions.minKeyBits = static_cast<unsigned>(integer("MinimumKeyBits"));
-    c.dkimOptions.maxHeaderBytes = static_cast<size_t>(integer("DKIMMaxHeaderBytes"));
-    c.lBodyAccept = choice("LBodyPolicy") == "accept";
-
-    c.dmarcCheck = boolean("DMARCCheck");
-    c.dmarcOptions.standard =
-        choice("DMARCStandard") == "rfc7489" ? dmarc::Standard::Rfc7489 : dmarc::Standard::Rfc9989;
     const auto pslFile = raw("PublicSuffixList");
     if (c.dmarcCheck && (c.dmarcOptions.standard == dmarc::Standard::Rfc7489 || !pslFile.value.empty())) {
       try {
@@ -262,11 +245,6 @@ class Loader {
         error(pslFile.line, std::string("PublicSuffixList: ") + e.what());
       }
     }
-    c.rejectFailures = boolean("RejectFailures");
-    c.quarantineAction = choice("QuarantineAction") == "header" ? Config::QuarantineAction::Header
-                                                                 : Config::QuarantineAction::Quarantine;
-    c.rejectMalformedFrom = boolean("RejectMalformedFrom");
-    c.ignoreAuthenticatedClients = boolean("IgnoreAuthenticatedClients");
     fillSigning(c);
   }
 

@@ -18,6 +18,7 @@
 #include "daemon_harness.h"
 #include "fixture_files.h"
 #include "milter_client.h"
+#include "milter_test_fixture.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
 
@@ -28,15 +29,14 @@ namespace {
 std::string fixturePath(const std::string& name) { return dkimFixturePath(name); }
 std::string readFixture(const std::string& name) { return dkimFixture(name); }
 
-class DkimMilterTest : public ::testing::Test {
+class DkimMilterTest : public MilterTestFixture {
  protected:
   void start(const std::string& extraConf = "") {
     dir_.write("domains", "example.org\n");
     dir_.write("trusted", "192.0.2.0/24\n");
-    daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
-                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nSPFCheck no\nDMARCCheck no\n"
-                                                    "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
-                                                        dir_.file("s.sock") + "\n" + extraConf);
+    startDaemon("AuthservID mx.test.example\nLocalDomains domains\nTrustedNetworks trusted\nShutdownTimeout 5\n"
+                "SPFCheck no\nDMARCCheck no\nDNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
+                dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(readFixture("keys.zone") + "\n!drop slow._domainkey.example.com\n");
   }
 
@@ -44,15 +44,8 @@ class DkimMilterTest : public ::testing::Test {
   Response deliver(const std::string& fixture, const std::string& qid, const std::string& ip = "203.0.113.9") {
     Envelope envelope;
     envelope.ip = ip;
-    return deliverMessage(daemon_->unixPath(), readFixture(fixture), qid, envelope);
+    return MilterTestFixture::deliver(readFixture(fixture), qid, envelope);
   }
-
-  static std::optional<std::string> authResults(const Response& r) { return insertedAuthResults(r); }
-
-  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
-
-  TempDir dir_;
-  std::unique_ptr<DaemonHarness> daemon_;
 };
 
 TEST_F(DkimMilterTest, SignedMessagePassesAndTamperedOneFails) {

@@ -16,6 +16,7 @@
 #include "daemon_harness.h"
 #include "dkimpy.h"
 #include "milter_client.h"
+#include "milter_test_fixture.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
 
@@ -38,7 +39,7 @@ std::string message(const std::string& from, const std::string& extraHeaders = "
          "this went through the milter.\r\n";
 }
 
-class DkimSignMilterTest : public ::testing::Test {
+class DkimSignMilterTest : public MilterTestFixture {
  protected:
   // KeyTable: one name, an RSA and an Ed25519 key (the fixtures' keys, whose TXT records
   // are in keys.zone); SigningTable: example.com and its subdomains.
@@ -53,11 +54,7 @@ class DkimSignMilterTest : public ::testing::Test {
                        "ShutdownTimeout 5\nSPFCheck no\nDMARCCheck no\nDKIMVerify no\nSocket unix:" +
                        dir_.file("s.sock") + "\n";
     if (tables) conf += "KeyTable key.table\nSigningTable signing.table\n";
-    daemon_ = std::make_unique<DaemonHarness>(dir_, conf + extraConf);
-  }
-
-  Response deliver(const std::string& raw, const std::string& qid, Envelope envelope = {}) {
-    return deliverMessage(daemon_->unixPath(), raw, qid, envelope);
+    startDaemon(conf + extraConf);
   }
 
   static Envelope authenticated(const std::string& login = "alice") {
@@ -77,9 +74,6 @@ class DkimSignMilterTest : public ::testing::Test {
   std::vector<std::string> dkimpy(const std::string& raw, const Response& r) {
     return dkimpyVerify(dir_, deliveredMessage(raw, r), fixture("keys.zone"));
   }
-
-  TempDir dir_;
-  std::unique_ptr<DaemonHarness> daemon_;
 };
 
 TEST_F(DkimSignMilterTest, AuthenticatedSubmissionGetsRsaAndEd25519SignaturesThatVerify) {

@@ -18,6 +18,7 @@
 #include "daemon_harness.h"
 #include "fixture_files.h"
 #include "milter_client.h"
+#include "milter_test_fixture.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
 
@@ -43,15 +44,14 @@ std::string forged(const std::string& from) {
          "Date: Mon, 01 Jan 2024 12:00:00 +0000\r\nMessage-ID: <forged@" + from + ">\r\n\r\nPay now.\r\n";
 }
 
-class DmarcMilterTest : public ::testing::Test {
+class DmarcMilterTest : public MilterTestFixture {
  protected:
   void start(const std::string& extraConf = "") {
     dir_.write("domains", "example.org\n");
     dir_.write("trusted", "192.0.2.0/24\n");
-    daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
-                                                    "TrustedNetworks trusted\nShutdownTimeout 5\n"
-                                                    "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
-                                                        dir_.file("s.sock") + "\n" + extraConf);
+    startDaemon("AuthservID mx.test.example\nLocalDomains domains\nTrustedNetworks trusted\nShutdownTimeout 5\n"
+                "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
+                dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(readFixture("keys.zone") + kZone);
   }
 
@@ -63,15 +63,8 @@ class DmarcMilterTest : public ::testing::Test {
     envelope.host = "mail.client.example";
     envelope.mailFrom = mailFrom;
     envelope.login = login;
-    return deliverMessage(daemon_->unixPath(), raw, qid, envelope);
+    return MilterTestFixture::deliver(raw, qid, envelope);
   }
-
-  static std::optional<std::string> authResults(const Response& r) { return insertedAuthResults(r); }
-
-  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
-
-  TempDir dir_;
-  std::unique_ptr<DaemonHarness> daemon_;
 };
 
 TEST_F(DmarcMilterTest, ForgedFromOfARejectDomainIsRefused) {

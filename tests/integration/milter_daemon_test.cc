@@ -20,6 +20,7 @@
 
 #include "daemon_harness.h"
 #include "milter_client.h"
+#include "milter_test_fixture.h"
 
 namespace authmilter::testsupport {
 namespace {
@@ -37,7 +38,7 @@ constexpr const char* kBaseConf =
     "DKIMVerify no\n"
     "DMARCCheck no\n";
 
-class MilterDaemonTest : public ::testing::Test {
+class MilterDaemonTest : public MilterTestFixture {
  protected:
   void SetUp() override {
     dir_.write("domains", "local.example\n");
@@ -45,30 +46,7 @@ class MilterDaemonTest : public ::testing::Test {
     dir_.write("logins", "alice alice@local.example\n");
   }
 
-  void start(const std::string& socket) {
-    daemon_ = std::make_unique<DaemonHarness>(dir_, std::string(kBaseConf) + "Socket " + socket + "\n");
-  }
-
-  MilterClient connectClient() {
-    const auto& listen = daemon_->listenAddress();
-    if (listen.rfind("unix:", 0) == 0) return MilterClient::connectUnix(daemon_->unixPath());
-    const auto host = listen.substr(listen.find('@') + 1);
-    return MilterClient::connectTcp(host, daemon_->tcpPort());
-  }
-
-  // Negotiates as Postfix does and opens an SMTP session from `ip`.
-  MilterClient session(const std::string& ip, const std::string& daemonName = "MTA") {
-    MilterClient c = connectClient();
-    c.negotiate();
-    c.macros(SMFIC_CONNECT, {{"{daemon_name}", daemonName}, {"j", "mx.test.example"}});
-    c.connect("client.example.net", ip.find(':') == std::string::npos ? '4' : '6', 40000, ip);
-    c.macros(SMFIC_HELO, {});
-    c.helo("client.example.net");
-    return c;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<DaemonHarness> daemon_;
+  void start(const std::string& socket) { startDaemon(std::string(kBaseConf) + "Socket " + socket + "\n"); }
 };
 
 bool hasInsertedAuthResults(const Response& r, const std::string& value) {

@@ -13,6 +13,7 @@
 
 #include "daemon_harness.h"
 #include "milter_client.h"
+#include "milter_test_fixture.h"
 #include "temp_dir.h"
 #include "test_dns_server.h"
 
@@ -34,7 +35,7 @@ h2.chain.example.      A   192.0.2.202
 !delay 200 h1.chain.example A
 )";
 
-class SpfMilterTest : public ::testing::Test {
+class SpfMilterTest : public MilterTestFixture {
  protected:
   void SetUp() override {
     dir_.write("domains", "local.example\n");
@@ -42,20 +43,15 @@ class SpfMilterTest : public ::testing::Test {
   }
 
   void start(const std::string& extraConf = "") {
-    daemon_ = std::make_unique<DaemonHarness>(dir_, "AuthservID mx.test.example\nLocalDomains domains\n"
-                                                    "TrustedNetworks trusted\nShutdownTimeout 5\nDKIMVerify no\nDMARCCheck no\n"
-                                                    "DNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
-                                                        dir_.file("s.sock") + "\n" + extraConf);
+    startDaemon("AuthservID mx.test.example\nLocalDomains domains\nTrustedNetworks trusted\nShutdownTimeout 5\n"
+                "DKIMVerify no\nDMARCCheck no\nDNSTimeout 300ms\nDNSRetries 1\nSocket unix:" +
+                dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(kZone);
   }
 
+  // A session from `ip` (MilterTestFixture::session) with `qid` as the queue id for MAIL.
   MilterClient session(const std::string& ip, const std::string& qid) {
-    MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
-    c.negotiate();
-    c.macros(SMFIC_CONNECT, {{"{daemon_name}", "MTA"}, {"j", "mx.test.example"}});
-    c.connect("client.example.net", '4', 40000, ip);
-    c.macros(SMFIC_HELO, {});
-    c.helo("client.example.net");
+    MilterClient c = MilterTestFixture::session(ip);
     c.macros(SMFIC_MAIL, {{"i", qid}});
     return c;
   }
@@ -72,11 +68,6 @@ class SpfMilterTest : public ::testing::Test {
     }
     return std::nullopt;
   }
-
-  std::string logLine(const std::string& qid) const { return daemon_->messageLogLine(qid); }
-
-  TempDir dir_;
-  std::unique_ptr<DaemonHarness> daemon_;
 };
 
 TEST_F(SpfMilterTest, PassGetsReceivedSpfAuthResultsAndLogFields) {

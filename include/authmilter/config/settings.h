@@ -5,6 +5,7 @@
 // shipped files differ.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,18 @@
 namespace authmilter::config {
 
 enum class SettingKind { Bool, Integer, String, File, Socket, Octal, Enum, Words, Duration };
+
+struct Config;
+
+// Where a simple setting's checked value goes, as Postfix's tables point at their variables:
+// at most one of these is set, matching the kind; the loader reads every row that has one
+// and handles the rest itself (files, sockets, addresses, keys).
+struct SettingBinding {
+  void (*flag)(Config&, bool) = nullptr;                           // Bool
+  void (*number)(Config&, long) = nullptr;                         // Integer
+  void (*duration)(Config&, std::chrono::milliseconds) = nullptr;  // Duration
+  void (*choice)(Config&, std::string_view) = nullptr;             // Enum (lower case)
+};
 
 struct SettingDef {
   std::string_view name;
@@ -27,6 +40,7 @@ struct SettingDef {
   std::string_view syntax = {};
   std::string_view help = {};
   std::string_view sample = {};
+  SettingBinding bind = {};
 };
 
 struct SettingSection {

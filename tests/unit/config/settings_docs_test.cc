@@ -45,5 +45,25 @@ TEST(SettingsDocsTest, EveryRowDocumentsItself) {
   }
 }
 
+// Every Bool, Integer, Duration and Enum row binds its field through the table, with the
+// binding of its own kind; the loader reads the other rows itself.
+TEST(SettingsDocsTest, SimpleRowsBindTheirFieldThroughTheTable) {
+  for (const auto& def : settingDefs()) {
+    SCOPED_TRACE(std::string(def.name));
+    const int bindings = (def.bind.flag != nullptr) + (def.bind.number != nullptr) + (def.bind.duration != nullptr) +
+                         (def.bind.choice != nullptr);
+    // Read with the signing keys (they shape the signer, not a Config field).
+    const bool signing = def.name == "RequireSafeKeys" || def.name == "SignatureTTL";
+    switch (def.kind) {
+      case SettingKind::Bool: EXPECT_TRUE(def.bind.flag != nullptr || signing); break;
+      case SettingKind::Integer: EXPECT_TRUE(def.bind.number != nullptr || signing); break;
+      case SettingKind::Duration: EXPECT_NE(def.bind.duration, nullptr); break;
+      case SettingKind::Enum: EXPECT_NE(def.bind.choice, nullptr); break;
+      default: EXPECT_EQ(bindings, 0); break;
+    }
+    EXPECT_LE(bindings, 1);
+  }
+}
+
 }  // namespace
 }  // namespace authmilter::config
