@@ -76,6 +76,7 @@ void Transaction::beginMessage() {
   pending_ = {};
   firstRcptRejection_.clear();
   forged_.clear();
+  fromValues_.clear();
   changeInFlight(+1);
 }
 
@@ -123,13 +124,25 @@ Verdict Transaction::rcpt(std::string_view argument) {
 Verdict Transaction::header(std::string_view name, std::string_view value) {
   if (!message_) return {};
   forged_.header(name, value);
+  if (mail::isFromHeader(name)) fromValues_.emplace_back(value);
   Verdict v = pipeline_.run([&](Stage& s) { return s.onHeader(connection_, *message_, name, value); });
   pending_ = stronger(pending_, v);
   return v;
 }
 
+void Transaction::readFrom() {
+  FromHeader from{mail::authorDomain(fromValues_), {}};
+  if (from.author.ok()) {
+    std::string unused;
+    const auto mailboxes = mail::parseAddressList(fromValues_.front(), &unused);
+    if (mailboxes && !mailboxes->empty()) from.localPart = mailboxes->front().localPart;
+  }
+  message_->from = std::move(from);
+}
+
 Verdict Transaction::endOfHeaders() {
   if (!message_) return {};
+  readFrom();
   Verdict v = pipeline_.run([&](Stage& s) { return s.onEndOfHeaders(connection_, *message_); });
   pending_ = stronger(pending_, v);
   return v;
@@ -147,6 +160,7 @@ Transaction::End Transaction::endOfMessage(std::string_view queueId) {
   if (!message_) return end;
   setQueueId(queueId);
   auto& m = *message_;
+  if (!m.from) readFrom();  // the MTA sent no end-of-headers event
   Verdict v = pipeline_.run([&](Stage& s) { return s.onEndOfMessage(connection_, m); });
   v = stronger(pending_, v);
   if (!v.stops()) {

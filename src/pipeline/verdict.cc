@@ -30,6 +30,12 @@ Verdict Verdict::tempfail(std::string code, std::string enhanced, std::string te
   return {Disposition::Tempfail, {std::move(code), std::move(enhanced), std::move(text)}, std::move(reason)};
 }
 
+Verdict Verdict::dnsTempfail(std::string_view check, std::string_view what, std::string_view why) {
+  return tempfail("451", "4.4.3",
+                  std::string(check) + ": temporary DNS error for " + std::string(what) + ", try again later",
+                  std::string(check) + " temperror: " + std::string(why));
+}
+
 Verdict Verdict::quarantine(std::string reason) { return {Disposition::Quarantine, {}, std::move(reason)}; }
 
 Verdict Verdict::discard(std::string reason) { return {Disposition::Discard, {}, std::move(reason)}; }

@@ -23,12 +23,7 @@ std::string_view signableBecause(const DkimSignOptions& options, const Connectio
   if (message.authenticated()) return "authenticated";
   if (!connection.address) return "local";  // no client address: the MTA took it in locally
   if (connection.trustedNetwork) return "trusted";
-  const auto& daemons = options.signingDaemons;
-  if (!connection.daemonName.empty() && std::any_of(daemons.begin(), daemons.end(), [&](const std::string& d) {
-        return util::iequals(d, connection.daemonName);
-      })) {
-    return "daemon";
-  }
+  if (util::listed(options.signingDaemons, connection.daemonName)) return "daemon";
   return {};
 }
 
@@ -62,7 +57,6 @@ class DkimSignStage : public pipeline::Stage {
       return {};
     }
     std::string v = connection.headerLeadingSpace ? std::string(value) : " " + std::string(value);
-    if (mail::isFromHeader(name)) fromValues_.push_back(v);
     headers_.emplace_back(std::string(name), std::move(v));
     return {};
   }
@@ -106,7 +100,6 @@ class DkimSignStage : public pipeline::Stage {
     overflow_ = false;
     headerBytes_ = 0;
     headers_.clear();
-    fromValues_.clear();
     signing_.reset();
   }
 
@@ -119,11 +112,9 @@ class DkimSignStage : public pipeline::Stage {
       headers_.clear();
     };
     if (overflow_) return notSigned("headers exceed DKIMMaxHeaderBytes");
-    const mail::AuthorDomain author = mail::authorDomain(fromValues_);
+    const mail::AuthorDomain& author = message.from->author;  // read by the Transaction
     if (!author.ok()) return notSigned(author.error);
-    std::string unused;
-    const auto mailboxes = mail::parseAddressList(fromValues_.front(), &unused);
-    const std::string localPart = mailboxes && !mailboxes->empty() ? mailboxes->front().localPart : std::string();
+    const std::string& localPart = message.from->localPart;
     const std::string address = localPart + "@" + author.domain;
     if (message.authenticated() && options_.senderLoginMap &&
         !options_.senderLoginMap->owns(message.authLogin, mail::parseMailAddress("<" + address + ">"))) {
@@ -144,7 +135,6 @@ class DkimSignStage : public pipeline::Stage {
   bool overflow_ = false;
   size_t headerBytes_ = 0;
   std::vector<std::pair<std::string, std::string>> headers_;  // until end of headers
-  std::vector<std::string> fromValues_;
   std::optional<dkim::Signing> signing_;
 };
 

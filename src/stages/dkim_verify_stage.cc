@@ -70,9 +70,7 @@ class DkimVerifyStage : public pipeline::Stage {
     out.unchecked = verification_->uncheckedSignatures();
     verification_.reset();
     if (!tempfailed.empty() && !anyPass && options_.check.tempfailOnDnsError) {
-      return Verdict::tempfail("451", "4.4.3", "DKIM: temporary DNS error for the key of " + tempfailed +
-                                                   ", try again later",
-                               "DKIM temperror for " + tempfailed);
+      return Verdict::dnsTempfail("DKIM", "the key of " + tempfailed, "key lookup failed for " + tempfailed);
     }
     return {};
   }

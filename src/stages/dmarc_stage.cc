@@ -17,21 +17,14 @@ class DmarcStage : public pipeline::Stage {
   DmarcStage(const DmarcOptions& options, const dmarc::Evaluator& evaluator)
       : options_(options), evaluator_(evaluator) {}
 
-  Verdict onHeader(const Connection&, Message&, std::string_view name, std::string_view value) override {
-    if (mail::isFromHeader(name)) fromValues_.emplace_back(value);
-    return {};
-  }
-
   Verdict onEndOfMessage(const Connection& connection, Message& message) override {
     auto& out = message.dmarc.emplace();
     if (message.trust.checks != pipeline::Skip::None) {
       // Nothing evaluated, so no dmarc= in Authentication-Results.
-      fromValues_.clear();
       out.skipped = message.trust.checks;
       return {};
     }
-    const mail::AuthorDomain author = mail::authorDomain(fromValues_);
-    fromValues_.clear();
+    const mail::AuthorDomain& author = message.from->author;  // read by the Transaction
     if (!author.ok()) {
       out.malformedFrom = author.error;
       if (!options_.rejectMalformedFrom) return {};
@@ -56,14 +49,11 @@ class DmarcStage : public pipeline::Stage {
     return verdict;
   }
 
-  void onMessageEnd(Message&) override { fromValues_.clear(); }
-
  private:
   Verdict decide(Message& message, const dmarc::Outcome& o, dmarc::Policy applied) const {
     const std::string domain = util::sanitize(o.authorDomain);
     if (o.result == dmarc::Result::TempError && options_.check.tempfailOnDnsError) {
-      return Verdict::tempfail("451", "4.4.3", "DMARC: temporary DNS error for " + domain + ", try again later",
-                               "DMARC temperror: " + o.reason);
+      return Verdict::dnsTempfail("DMARC", domain, o.reason);
     }
     if (applied == dmarc::Policy::Reject) {
       return Verdict::reject("550", "5.7.1", "Rejected by DMARC policy for " + domain, "DMARC reject for " + domain);
@@ -81,7 +71,6 @@ class DmarcStage : public pipeline::Stage {
 
   const DmarcOptions& options_;
   const dmarc::Evaluator& evaluator_;
-  std::vector<std::string> fromValues_;
 };
 
 }  // namespace

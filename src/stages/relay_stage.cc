@@ -4,7 +4,6 @@
 // a wrong acceptance is an open relay.
 #include "authmilter/stages/relay_stage.h"
 
-#include <algorithm>
 
 #include "authmilter/util/strings.h"
 
@@ -47,10 +46,7 @@ class RelayStage : public pipeline::Stage {
   }
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
-    const auto& daemons = options_.submissionDaemons;
-    if (!message.authenticated() && !connection.daemonName.empty() &&
-        std::any_of(daemons.begin(), daemons.end(),
-                    [&](const std::string& d) { return util::iequals(d, connection.daemonName); })) {
+    if (!message.authenticated() && util::listed(options_.submissionDaemons, connection.daemonName)) {
       return Verdict::reject("530", "5.7.0", "Authentication required",
                              "unauthenticated submission on " + util::sanitize(connection.daemonName));
     }

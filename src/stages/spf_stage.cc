@@ -86,9 +86,7 @@ class SpfStage : public pipeline::Stage {
       return Verdict::reject("550", "5.7.23", text, "SPF fail for " + util::sanitize(r.sender));
     }
     if (r.result == spf::Result::TempError && options_.check.tempfailOnDnsError) {
-      return Verdict::tempfail("451", "4.4.3", "SPF: temporary DNS error for " + util::sanitize(r.domain) +
-                                                   ", try again later",
-                               "SPF temperror: " + r.problem);
+      return Verdict::dnsTempfail("SPF", util::sanitize(r.domain), r.problem);
     }
     return {};
   }

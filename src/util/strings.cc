@@ -74,4 +74,12 @@ std::string quoteEscaped(std::string_view s) {
   return out + "\"";
 }
 
+bool listed(const std::vector<std::string>& names, std::string_view name) {
+  if (name.empty()) return false;
+  for (const auto& n : names) {
+    if (iequals(n, name)) return true;
+  }
+  return false;
+}
+
 }  // namespace authmilter::util

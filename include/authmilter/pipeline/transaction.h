@@ -86,6 +86,7 @@ class Transaction {
   std::string endMessage(std::string_view action, const std::string& reason, const std::string& reply,
                          Message* keep = nullptr);
   void setQueueId(std::string_view queueId);
+  void readFrom();  // message_->from from the From header values seen
 
   std::shared_ptr<const config::Config> config_;
   Pipeline pipeline_;
@@ -95,6 +96,7 @@ class Transaction {
   Verdict pending_;   // strongest non-stopping verdict so far (e.g. quarantine)
   std::string firstRcptRejection_;
   report::ForgedAuthResults forged_;
+  std::vector<std::string> fromValues_;  // the From header values of this message
 };
 
 }  // namespace authmilter::pipeline

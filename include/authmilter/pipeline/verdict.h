@@ -34,6 +34,9 @@ struct Verdict {
   static Verdict tempfail(std::string code, std::string enhanced, std::string text, std::string reason);
   static Verdict quarantine(std::string reason);
   static Verdict discard(std::string reason);
+  // DNSErrorAction tempfail: "451 4.4.3 CHECK: temporary DNS error for WHAT, try again later",
+  // logged as "CHECK temperror: WHY".
+  static Verdict dnsTempfail(std::string_view check, std::string_view what, std::string_view why);
 
   bool isContinue() const { return disposition == Disposition::Continue; }
   // Reject, Tempfail and Discard end the current callback; Quarantine is only recorded.

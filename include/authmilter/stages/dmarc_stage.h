@@ -17,6 +17,7 @@ class DmarcStageFactory : public pipeline::StageFactory {
  public:
   DmarcStageFactory(DmarcOptions options, std::shared_ptr<dns::Resolver> resolver);
   std::string_view name() const override { return "dmarc"; }
+  // Headers: the Transaction reads the From header from them for this stage.
   uint32_t hooks() const override { return pipeline::kHookHeader | pipeline::kHookEndOfMessage; }
   std::unique_ptr<pipeline::Stage> create() const override;
 

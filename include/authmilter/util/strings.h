@@ -12,6 +12,9 @@ std::string toLower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool istartsWith(std::string_view s, std::string_view prefix);
 std::string_view trim(std::string_view s);
+// Whether `names` holds `name`, compared case-insensitively (a {daemon_name} against
+// SubmissionDaemons or SigningDaemons); an empty name is in no list.
+bool listed(const std::vector<std::string>& names, std::string_view name);
 // Splits on runs of blanks and commas; empty fields are dropped.
 std::vector<std::string> splitList(std::string_view s);
 // Replaces control characters (CR, LF, NUL, ...) by '?': for values that come from the
