@@ -345,7 +345,10 @@ and the log; tempfail: answer "451 4.4.3" so the sending server tries again late
 Applies to SPF (at MAIL FROM), DKIM (when no signature passed) and DMARC (at end of
 message). Default: accept)",
      .sample = "DNSErrorAction accept",
-     .bind = {.choice = [](Config& c, std::string_view v) { c.dnsErrorAction = v == "tempfail" ? Config::DnsErrorAction::Tempfail : Config::DnsErrorAction::Accept; }}},
+     .bind = {.choice = [](Config& c, std::string_view v) {
+       c.dnsErrorAction = v == "tempfail" ? Config::DnsErrorAction::Tempfail
+                                          : Config::DnsErrorAction::Accept;
+     }}},
     {.name = "SPFCheck",
      .kind = SettingKind::Bool,
      .defaultValue = "yes",
@@ -475,7 +478,10 @@ Domains (psd=, np= and t= apply, pct= is ignored). rfc7489: the old way, Organiz
 Domains from the Public Suffix List (see PublicSuffixList), pct= samples failing messages
 (the rest get the next lower policy), np=, t= and psd= are ignored. Default: rfc9989)",
      .sample = "DMARCStandard rfc9989",
-     .bind = {.choice = [](Config& c, std::string_view v) { c.dmarcOptions.standard = v == "rfc7489" ? dmarc::Standard::Rfc7489 : dmarc::Standard::Rfc9989; }}},
+     .bind = {.choice = [](Config& c, std::string_view v) {
+       c.dmarcOptions.standard = v == "rfc7489" ? dmarc::Standard::Rfc7489
+                                                : dmarc::Standard::Rfc9989;
+     }}},
     {.name = "PublicSuffixList",
      .kind = SettingKind::File,
      .defaultValue = "",
@@ -510,7 +516,10 @@ postqueue -j, postsuper -H to release). header: deliver, with
 "X-Authmilter-Quarantine: DMARC quarantine policy of DOMAIN" added for the mail store's
 filters (e.g. a sieve rule filing it as junk). Default: quarantine)",
      .sample = "QuarantineAction quarantine",
-     .bind = {.choice = [](Config& c, std::string_view v) { c.quarantineAction = v == "header" ? Config::QuarantineAction::Header : Config::QuarantineAction::Quarantine; }}},
+     .bind = {.choice = [](Config& c, std::string_view v) {
+       c.quarantineAction = v == "header" ? Config::QuarantineAction::Header
+                                          : Config::QuarantineAction::Quarantine;
+     }}},
     {.name = "RejectMalformedFrom",
      .kind = SettingKind::Bool,
      .defaultValue = "yes",
