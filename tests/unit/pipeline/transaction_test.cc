@@ -11,6 +11,7 @@
 #include <string>
 
 #include "authmilter/mail/message_text.h"
+#include "authmilter/report/aggregate_record.h"
 #include "authmilter/runtime/runtime.h"
 #include "capture_logger.h"
 #include "fake_resolver.h"
@@ -120,6 +121,39 @@ TEST_F(TransactionTest, DmarcRejectsAForgeryWithNothingToEdit) {
   EXPECT_TRUE(end.edits.authResults.empty());
   EXPECT_TRUE(end.edits.edits.empty());
   EXPECT_THAT(end.logLine, HasSubstr("action=reject reason=\"DMARC reject for example.com\""));
+}
+
+// What an aggregate report will count for the message (RFC 9990 <record>), from its typed
+// outcomes; only a policy record with rua= asks for one.
+TEST_F(TransactionTest, DmarcOutcomeBecomesAnAggregateRecord) {
+  resolver_->setRecords("_dmarc.example.com", RrType::TXT, {"v=DMARC1; p=reject; rua=mailto:d@example.com"}, 300);
+  resolver_->setStatus("elsewhere.example", RrType::TXT, dns::DnsStatus::NxDomain, 300);
+  auto t = start("");
+  const auto end = deliver(*t, testsupport::dkimFixture("rsa-relaxed-relaxed.eml"), "<bounce@elsewhere.example>",
+                           "198.51.100.9");
+  const auto when = std::chrono::system_clock::from_time_t(1796428800);  // 2026-12-05 00:00:00 UTC
+  const auto r = report::aggregateRecordOf(end.message, "treewalk", when);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->policyDomain, "example.com");
+  EXPECT_EQ(r->rua, "mailto:d@example.com");
+  EXPECT_EQ(r->day, "2026-12-05");
+  EXPECT_EQ(r->p, "reject");
+  EXPECT_EQ(r->sourceIp, "198.51.100.9");
+  EXPECT_EQ(r->headerFrom, "example.com");
+  EXPECT_EQ(r->envelopeFrom, "elsewhere.example");
+  EXPECT_EQ(r->disposition, "none");
+  EXPECT_EQ(r->dkimAligned, "pass");
+  EXPECT_EQ(r->spfAligned, "fail");
+  EXPECT_EQ(r->spfResult, "none");
+  ASSERT_EQ(r->dkim.size(), 1u);
+  EXPECT_EQ(r->dkim[0], (report::DkimAuthResult{"example.com", "rsa2048", "pass"}));
+  // Without rua=, nothing to record.
+  resolver_->setRecords("_dmarc.example.com", RrType::TXT, {"v=DMARC1; p=reject"}, 300);
+  auto t2 = start("");
+  EXPECT_FALSE(report::aggregateRecordOf(
+      deliver(*t2, testsupport::dkimFixture("rsa-relaxed-relaxed.eml"), "<b@elsewhere.example>", "198.51.100.9")
+          .message,
+      "treewalk", when));
 }
 
 TEST_F(TransactionTest, DmarcTemperrorFollowsDnsErrorAction) {

@@ -1,0 +1,92 @@
+// The report recorder (see the header).
+#include "authmilter/report/recorder.h"
+
+#include "authmilter/log/logger.h"
+
+namespace authmilter::report {
+
+Recorder::Recorder(std::shared_ptr<ReportStore> store, size_t capacity, std::chrono::milliseconds interval)
+    : store_(std::move(store)), capacity_(capacity), interval_(interval), thread_([this] { run(); }) {}
+
+Recorder::~Recorder() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+bool Recorder::record(AggregateRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() + retryRecords_ < capacity_) {
+      queue_.push_back(std::move(record));
+      ++accepted_;
+      return true;
+    }
+  }
+  const uint64_t n = ++dropped_;
+  if (n == 1 || n % 1000 == 0) {
+    log::warning("DMARC report records dropped: the report store cannot keep up (" + std::to_string(n) +
+                 " so far; ReportQueueSize " + std::to_string(capacity_) + ")");
+  }
+  return false;
+}
+
+bool Recorder::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const uint64_t target = accepted_;
+  flushRequested_ = true;
+  wake_.notify_all();
+  return done_.wait_for(lock, timeout, [&] { return handled_ >= target; });
+}
+
+// Takes the queue, counts equal records together with any batch still to be stored, and
+// gives them to the store with the lock released. True when the store took them.
+bool Recorder::storeBatch(std::unique_lock<std::mutex>& lock) {
+  std::vector<AggregateRecord> batch;
+  batch.swap(queue_);
+  taken_ += batch.size();
+  for (auto& r : batch) {
+    auto key = r.key();
+    auto [it, inserted] = retry_.try_emplace(std::move(key), CountedRecord{std::move(r), 0});
+    ++it->second.count;
+  }
+  retryRecords_ += batch.size();
+  if (retry_.empty()) return true;
+  std::vector<CountedRecord> rows;
+  rows.reserve(retry_.size());
+  for (const auto& [key, counted] : retry_) rows.push_back(counted);
+  const size_t records = retryRecords_;
+  lock.unlock();
+  bool ok = true;
+  try {
+    store_->add(rows);
+  } catch (const std::exception& e) {
+    ok = false;
+    ++failures_;
+    log::error(std::string("DMARC report records not stored (kept, tried again): ") + e.what());
+  }
+  lock.lock();
+  if (ok) {
+    stored_ += records;
+    retry_.clear();
+    retryRecords_ = 0;
+  }
+  handled_ = taken_;
+  done_.notify_all();
+  return ok;
+}
+
+void Recorder::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait_for(lock, interval_, [&] { return stop_ || flushRequested_; });
+    flushRequested_ = false;
+    storeBatch(lock);
+    if (stop_) return;
+  }
+}
+
+}  // namespace authmilter::report

@@ -1,0 +1,161 @@
+// DMARC aggregate-report records: what a message's outcomes become, how a record survives
+// its storage key, how the SQLite store counts equal records in one row and keeps them
+// across reopening, and how the recorder never makes a caller wait on a slow store.
+#include "authmilter/report/report_store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "authmilter/report/recorder.h"
+#include "temp_dir.h"
+
+namespace authmilter::report {
+namespace {
+
+using namespace std::chrono_literals;
+
+AggregateRecord sample(const std::string& ip = "192.0.2.7") {
+  AggregateRecord r;
+  r.policyDomain = "example.com";
+  r.rua = "mailto:dmarc@example.com,mailto:x@y.example!10m";
+  r.day = "2026-12-05";
+  r.p = "reject";
+  r.adkim = "r";
+  r.aspf = "s";
+  r.testing = "n";
+  r.psd = "u";
+  r.discovery = "treewalk";
+  r.sourceIp = ip;
+  r.disposition = "reject";
+  r.dkimAligned = "fail";
+  r.spfAligned = "fail";
+  r.headerFrom = "example.com";
+  r.envelopeFrom = "bounce.example";
+  r.spfDomain = "bounce.example";
+  r.spfScope = "mfrom";
+  r.spfResult = "pass";
+  r.dkim = {{"example.net", "s1", "pass"}, {"example.com", "sel,with space\\and\ttab", "fail"}};
+  return r;
+}
+
+TEST(AggregateRecordTest, EveryFieldSurvivesItsKey) {
+  const AggregateRecord r = sample();
+  const auto back = AggregateRecord::fromKey(r.key());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, r);
+  AggregateRecord noDkim = sample();
+  noDkim.dkim.clear();
+  EXPECT_EQ(*AggregateRecord::fromKey(noDkim.key()), noDkim);
+  EXPECT_NE(sample("192.0.2.8").key(), r.key());
+  EXPECT_FALSE(AggregateRecord::fromKey("too\tfew"));
+  EXPECT_FALSE(AggregateRecord::fromKey(std::string(21, '\t') + "a b"));  // a DKIM result of two parts
+}
+
+TEST(SqliteReportStoreTest, EqualRecordsShareOneRowWithACount) {
+  testsupport::TempDir dir;
+  const std::string path = dir.file("reports.db");
+  {
+    SqliteReportStore store(path);
+    EXPECT_EQ(store.schemaVersion(), SqliteReportStore::kSchemaVersion);
+    store.add({{sample(), 2}, {sample("192.0.2.8"), 1}});
+    store.add({{sample(), 3}});
+    const auto rows = store.rows("2026-12-05");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].record, sample());
+    EXPECT_EQ(rows[0].count, 5u);
+    EXPECT_EQ(rows[1].count, 1u);
+    EXPECT_TRUE(store.rows("2026-12-04").empty());
+  }
+  SqliteReportStore reopened(path);  // the rows and the schema stay
+  EXPECT_EQ(reopened.rows("2026-12-05").size(), 2u);
+}
+
+TEST(SqliteReportStoreTest, AnUnusablePathSaysWhich) {
+  try {
+    SqliteReportStore store("/nonexistent-dir/reports.db");
+    FAIL() << "opened";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/reports.db"), std::string::npos) << e.what();
+  }
+}
+
+// A store that holds every add() until the test opens the gate, and can be made to fail.
+class GatedStore : public ReportStore {
+ public:
+  void add(const std::vector<CountedRecord>& records) override {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    if (failing_) throw std::runtime_error("store down");
+    for (const auto& r : records) total_ += r.count, rows_ += 1;
+  }
+  void open(bool failing = false) {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    failing_ = failing;
+    changed_.notify_all();
+  }
+  bool waitEntered(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return entered_ >= n; });
+  }
+  uint64_t total() {
+    std::lock_guard lock(mutex_);
+    return total_;
+  }
+  uint64_t rows() {
+    std::lock_guard lock(mutex_);
+    return rows_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false, failing_ = false;
+  int entered_ = 0;
+  uint64_t total_ = 0, rows_ = 0;
+};
+
+TEST(RecorderTest, ASlowStoreNeverHoldsUpTheCallerAndTheBoundIsCounted) {
+  auto store = std::make_shared<GatedStore>();
+  Recorder recorder(store, 3, 1h);  // stores only when flushed: the test decides when
+  ASSERT_TRUE(recorder.record(sample()));
+  recorder.flush(0ms);                   // the thread takes it and blocks in the store
+  ASSERT_TRUE(store->waitEntered(1));
+  // The store is stuck; the caller is not: three fit (one batch in the store counts against
+  // the bound), the rest are dropped and counted.
+  EXPECT_TRUE(recorder.record(sample()));
+  EXPECT_TRUE(recorder.record(sample("192.0.2.8")));
+  EXPECT_FALSE(recorder.record(sample()));
+  EXPECT_EQ(recorder.dropped(), 1u);
+  store->open();
+  EXPECT_TRUE(recorder.flush(10s));
+  EXPECT_EQ(store->total(), 3u);  // the first and the two queued ones
+  EXPECT_EQ(recorder.stored(), 3u);
+}
+
+TEST(RecorderTest, AFailedBatchIsKeptAndStoredLaterCountedTogether) {
+  auto store = std::make_shared<GatedStore>();
+  Recorder recorder(store, 100, 1h);
+  store->open(/*failing=*/true);
+  recorder.record(sample());
+  recorder.record(sample());
+  EXPECT_TRUE(recorder.flush(10s));
+  EXPECT_EQ(recorder.failures(), 1u);
+  EXPECT_EQ(recorder.stored(), 0u);
+  store->open(/*failing=*/false);
+  recorder.record(sample());
+  EXPECT_TRUE(recorder.flush(10s));
+  EXPECT_EQ(recorder.stored(), 3u);
+  EXPECT_EQ(store->total(), 3u);
+  EXPECT_EQ(store->rows(), 1u);  // three equal records, one row with a count of 3
+}
+
+}  // namespace
+}  // namespace authmilter::report
