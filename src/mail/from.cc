@@ -591,6 +591,7 @@ AuthorDomain authorDomain(const std::vector<std::string>& fromValues) {
     return result;
   }
   result.domain = domains.front();
+  result.localPart = mailboxes->front().localPart;
   return result;
 }
 

@@ -131,13 +131,7 @@ Verdict Transaction::header(std::string_view name, std::string_view value) {
 }
 
 void Transaction::readFrom() {
-  FromHeader from{mail::authorDomain(fromValues_), {}};
-  if (from.author.ok()) {
-    std::string unused;
-    const auto mailboxes = mail::parseAddressList(fromValues_.front(), &unused);
-    if (mailboxes && !mailboxes->empty()) from.localPart = mailboxes->front().localPart;
-  }
-  message_->from = std::move(from);
+  message_->from = mail::authorDomain(fromValues_);
 }
 
 Verdict Transaction::endOfHeaders() {

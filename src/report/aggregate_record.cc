@@ -22,28 +22,37 @@ void put(std::string& out, std::string_view value) {
   }
 }
 
-// Splits `text` at unescaped `sep` and unescapes each part; nullopt on a bad escape.
-std::optional<std::vector<std::string>> split(std::string_view text, char sep) {
-  std::vector<std::string> parts(1);
+// `text` cut at every `sep`: the separators themselves are never escaped, and escapes never
+// contain one, so this finds the fields; each is then unescaped on its own.
+std::vector<std::string_view> cut(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const size_t at = text.find(sep);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+// The value put() escaped; nullopt on a bad escape.
+std::optional<std::string> unescape(std::string_view text) {
+  std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == sep) {
-      parts.emplace_back();
-    } else if (c == '\\') {
-      if (++i == text.size()) return std::nullopt;
-      switch (text[i]) {
-        case '\\': parts.back() += '\\'; break;
-        case 't': parts.back() += '\t'; break;
-        case 'n': parts.back() += '\n'; break;
-        case 'c': parts.back() += ','; break;
-        case 's': parts.back() += ' '; break;
-        default: return std::nullopt;
-      }
-    } else {
-      parts.back() += c;
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i == text.size()) return std::nullopt;
+    switch (text[i]) {
+      case '\\': out += '\\'; break;
+      case 't': out += '\t'; break;
+      case 'n': out += '\n'; break;
+      case 'c': out += ','; break;
+      case 's': out += ' '; break;
+      default: return std::nullopt;
     }
   }
-  return parts;
+  return out;
 }
 
 std::string policyName(dmarc::Policy p) { return std::string(dmarc::toString(p)); }
@@ -79,16 +88,7 @@ std::string AggregateRecord::key() const {
 }
 
 std::optional<AggregateRecord> AggregateRecord::fromKey(std::string_view key) {
-  // Tabs are never inside a field (escaped), so a plain split finds the fields; each field
-  // is unescaped by split() below.
-  std::vector<std::string_view> raw;
-  size_t start = 0;
-  while (true) {
-    const size_t tab = key.find('\t', start);
-    raw.push_back(key.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
-    if (tab == std::string_view::npos) break;
-    start = tab + 1;
-  }
+  const auto raw = cut(key, '\t');
   AggregateRecord r;
   std::string* fields[] = {&r.policyDomain, &r.rua, &r.day, &r.p, &r.sp, &r.np, &r.adkim, &r.aspf, &r.testing,
                            &r.psd, &r.discovery, &r.sourceIp, &r.disposition, &r.dkimAligned, &r.spfAligned,
@@ -96,34 +96,17 @@ std::optional<AggregateRecord> AggregateRecord::fromKey(std::string_view key) {
   constexpr size_t kFields = sizeof fields / sizeof fields[0];
   if (raw.size() != kFields + 1) return std::nullopt;
   for (size_t i = 0; i < kFields; ++i) {
-    auto value = split(raw[i], '\t');
-    if (!value || value->size() != 1) return std::nullopt;
-    *fields[i] = std::move(value->front());
+    auto value = unescape(raw[i]);
+    if (!value) return std::nullopt;
+    *fields[i] = std::move(*value);
   }
-  if (!raw.back().empty()) {
-    // DKIM results: unescape after splitting at the unescaped separators.
-    std::vector<std::string_view> entries;
-    size_t from = 0;
-    while (true) {
-      const size_t comma = raw.back().find(',', from);
-      entries.push_back(raw.back().substr(from, comma == std::string_view::npos ? std::string_view::npos : comma - from));
-      if (comma == std::string_view::npos) break;
-      from = comma + 1;
-    }
-    for (const auto entry : entries) {
-      std::vector<std::string> parts;
-      size_t at = 0;
-      while (true) {
-        const size_t space = entry.find(' ', at);
-        auto part = split(entry.substr(at, space == std::string_view::npos ? std::string_view::npos : space - at), ' ');
-        if (!part || part->size() != 1) return std::nullopt;
-        parts.push_back(std::move(part->front()));
-        if (space == std::string_view::npos) break;
-        at = space + 1;
-      }
-      if (parts.size() != 3) return std::nullopt;
-      r.dkim.push_back({parts[0], parts[1], parts[2]});
-    }
+  if (raw.back().empty()) return r;
+  for (const auto entry : cut(raw.back(), ',')) {
+    const auto parts = cut(entry, ' ');
+    if (parts.size() != 3) return std::nullopt;
+    auto domain = unescape(parts[0]), selector = unescape(parts[1]), result = unescape(parts[2]);
+    if (!domain || !selector || !result) return std::nullopt;
+    r.dkim.push_back({std::move(*domain), std::move(*selector), std::move(*result)});
   }
   return r;
 }

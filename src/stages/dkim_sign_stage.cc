@@ -112,9 +112,9 @@ class DkimSignStage : public pipeline::Stage {
       headers_.clear();
     };
     if (overflow_) return notSigned("headers exceed DKIMMaxHeaderBytes");
-    const mail::AuthorDomain& author = message.from->author;  // read by the Transaction
+    const mail::AuthorDomain& author = *message.from;  // read by the Transaction
     if (!author.ok()) return notSigned(author.error);
-    const std::string& localPart = message.from->localPart;
+    const std::string& localPart = author.localPart;
     const std::string address = localPart + "@" + author.domain;
     if (message.authenticated() && options_.senderLoginMap &&
         !options_.senderLoginMap->owns(message.authLogin, mail::parseMailAddress("<" + address + ">"))) {

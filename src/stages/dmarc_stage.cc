@@ -24,7 +24,7 @@ class DmarcStage : public pipeline::Stage {
       out.skipped = message.trust.checks;
       return {};
     }
-    const mail::AuthorDomain& author = message.from->author;  // read by the Transaction
+    const mail::AuthorDomain& author = *message.from;  // read by the Transaction
     if (!author.ok()) {
       out.malformedFrom = author.error;
       if (!options_.rejectMalformedFrom) return {};

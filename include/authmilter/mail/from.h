@@ -32,7 +32,8 @@ struct Mailbox {
 std::optional<std::vector<Mailbox>> parseAddressList(std::string_view value, std::string* error);
 
 struct AuthorDomain {
-  std::string domain;  // A-label, lower case (policy::normalizeDomain); empty on error
+  std::string domain;     // A-label, lower case (policy::normalizeDomain); empty on error
+  std::string localPart;  // of the first mailbox (what signing keys are chosen by); empty on error
   std::string error;   // empty: ok. Otherwise what is wrong, printable, for the SMTP reply
   bool ok() const { return error.empty(); }
 };

@@ -51,14 +51,6 @@ struct HeaderEdit {
   std::string value;
 };
 
-// The From header field(s), read once per message by the Transaction at end of headers (or
-// at end of message when the MTA sends no end-of-headers event): DMARC's author domain and
-// the address the signing keys are chosen by.
-struct FromHeader {
-  mail::AuthorDomain author;  // the domain, or why there is none (RFC 5322 §3.6.2, RFC 9989 §5.3.1)
-  std::string localPart;      // of the first mailbox, when it parsed
-};
-
 struct Message {
   std::string queueId;                          // {i}; empty until the MTA sends it
   std::string authLogin;                        // {auth_authen}; empty = not authenticated
@@ -67,7 +59,10 @@ struct Message {
   std::vector<std::string> recipients;          // accepted recipients, as given
   size_t rejectedRecipients = 0;
   Trust trust;                                  // decided at MAIL FROM, before the stages run
-  std::optional<FromHeader> from;               // decided at end of headers, before the stages see it
+  // The From header field(s), read once by the Transaction at end of headers (or at end of
+  // message when the MTA sends no end-of-headers event): DMARC's author domain and the first
+  // local part the signing keys are chosen by, or why there is none.
+  std::optional<mail::AuthorDomain> from;
   // What the checks found (nullopt: that check is switched off or never got to run).
   std::optional<SpfOutcome> spf;                // at MAIL FROM
   std::optional<DkimOutcome> dkim;              // at end of message

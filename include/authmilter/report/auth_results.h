@@ -47,8 +47,9 @@ enum class AuthservIdClaim {
 AuthservIdClaim claimOf(std::string_view headerValue, std::string_view ourId);
 
 // The incoming Authentication-Results of one message that claim our id, counted as the MTAs
-// count them for smfi_chgheader: among the headers of that name, "Authentication-Results :"
-// (a blank before the colon) included. Feed it every header; clear() between messages.
+// count them when asked to delete one by its index: among the headers of that name,
+// "Authentication-Results :" (a blank before the colon) included. Feed it every header;
+// clear() between messages.
 class ForgedAuthResults {
  public:
   explicit ForgedAuthResults(std::string ourId) : ourId_(std::move(ourId)) {}
