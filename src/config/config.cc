@@ -246,6 +246,35 @@ class Loader {
       }
     }
     fillSigning(c);
+    fillReports(c);
+  }
+
+  // DMARC reports: the store is checked by the daemon when it opens it (buildRuntime);
+  // here only what can be wrong in the text.
+  void fillReports(Config& c) {
+    const auto store = raw("ReportStore");
+    if (!store.value.empty() && !store.value.starts_with("sqlite:") && !store.value.starts_with("postgresql://") &&
+        !store.value.starts_with("postgres://")) {
+      error(store.line, "ReportStore: expected sqlite:FILE or postgresql://..., got '" + util::sanitize(store.value) + "'");
+    } else if (store.value.starts_with("sqlite:")) {
+      c.reports.store = "sqlite:" + resolvePath(store.value.substr(7));
+    } else {
+      c.reports.store = store.value;
+    }
+    c.reports.command = raw("ReportCommand").value;
+    if (util::splitList(c.reports.command).empty()) error(raw("ReportCommand").line, "ReportCommand: empty");
+    c.reports.orgName = raw("ReportOrgName").value;
+    if (c.reports.orgName.empty()) c.reports.orgName = c.authservId;
+    const auto email = raw("ReportEmail");
+    c.reports.email = email.value;
+    if (!email.value.empty()) {
+      const auto at = email.value.rfind('@');
+      if (at == std::string::npos || at == 0 || !policy::normalizeDomain(email.value.substr(at + 1)) ||
+          email.value.find_first_of(" \t<>\"") != std::string::npos) {
+        error(email.line, "ReportEmail: '" + util::sanitize(email.value) + "' is not an address (local@domain)");
+      }
+    }
+    for (const auto& word : util::splitList(raw("ReportSuppress").value)) c.reports.suppress.push_back(util::toLower(word));
   }
 
   // SignHeaders / OversignHeaders: header field names, lower case; "none" is the empty list.

@@ -115,6 +115,16 @@ which also print the TXT records to publish. Keys are read at start (before User
 effect) and on SIGHUP (as UserID: give the key files to that user, mode 0600). A key that
 cannot be read on SIGHUP keeps the running configuration, old keys included, in force.
 Key material is never logged.)"},
+    {"DMARC reports",
+     R"(RFC 9990 aggregate reports. With ReportStore set, the daemon records each DMARC
+evaluation of a domain whose record has rua= (counted by identical result; never in the
+way of mail). authmilter-report, run once a day after 00:00 UTC (contrib/ has a systemd
+timer and a cron line), makes one report per policy domain and UTC day, keeps it, and
+sends it, gzipped XML in a DKIM-signed message from ReportEmail, to each mailto: rua
+address; an address outside the policy domain's Organizational Domain gets it only if
+<policy-domain>._report._dmarc.<its domain> has a "v=DMARC1" TXT record. A failed
+send is retried on the next run with the same report. authmilter-report --dry-run
+--out DIR writes the files instead; see authmilter-report(8).)"},
 };
 
 constexpr SettingDef kSettings[] = {
@@ -652,10 +662,18 @@ than SASL). Default: unset.)",
 
 std::string_view settingsIntro() { return kIntro; }
 std::span<const SettingSection> settingSections() { return kSections; }
-std::span<const SettingDef> settingDefs() { return kSettings; }
+std::span<const SettingDef> settingDefs() {
+  static const std::vector<SettingDef> all = [] {
+    std::vector<SettingDef> v(std::begin(kSettings), std::end(kSettings));
+    const auto reports = reportSettingDefs();
+    v.insert(v.end(), reports.begin(), reports.end());
+    return v;
+  }();
+  return all;
+}
 
 const SettingDef* findSetting(std::string_view name) {
-  for (const auto& def : kSettings) {
+  for (const auto& def : settingDefs()) {
     if (util::iequals(def.name, name)) return &def;
   }
   return nullptr;

@@ -31,6 +31,7 @@
 #include "authmilter/milter/callbacks.h"
 #include "authmilter/milter/config_store.h"
 #include "authmilter/milter/session.h"
+#include "authmilter/report/report_store.h"
 #include "authmilter/version.h"
 
 namespace authmilter::milter {
@@ -217,7 +218,7 @@ class Reloader {
     std::shared_ptr<const runtime::Runtime> nextRuntime;
     try {
       next = config::loadConfig(options_.confPath);
-      nextRuntime = runtime::buildRuntime(next);
+      nextRuntime = runtime::buildRuntime(next, nullptr, currentRuntime()->recorder);
     } catch (const config::ConfigErrors& e) {
       for (const auto& err : e.errors()) log::error("reload: " + err.toString());
       log::error("reload failed; the previous configuration stays in force");
@@ -236,7 +237,10 @@ class Reloader {
     for (const auto& [changed, what] : {std::pair{next->socket.text != previous->socket.text, "Socket"},
                                         std::pair{next->userId != previous->userId, "UserID"},
                                         std::pair{next->umask != previous->umask, "UMask"},
-                                        std::pair{next->pidFile != previous->pidFile, "PidFile"}}) {
+                                        std::pair{next->pidFile != previous->pidFile, "PidFile"},
+                                        std::pair{next->reports.store != previous->reports.store, "ReportStore"},
+                                        std::pair{next->reports.queueSize != previous->reports.queueSize,
+                                                  "ReportQueueSize"}}) {
       if (changed) log::warning(std::string("reload: a change of ") + what + " takes effect only after a restart");
     }
     log::setLogger(std::move(logger));
@@ -316,7 +320,7 @@ std::shared_ptr<log::Logger> loggerFor(const config::Config& config, bool foregr
 }
 
 int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptions& options) {
-  const auto& config = runtime->settings;
+  const auto config = runtime->settings;  // a copy: the runtime is rebuilt below with a recorder
   // Blocked from the start (and in every thread made later): a signal that arrives while
   // we start up waits for the signal loop instead of killing us or reaching libmilter.
   sigset_t signals;
@@ -363,7 +367,20 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
       if (pidFd < 0) throw StartupError(errnoText("cannot write PidFile " + config->pidFile));
     }
     if (identity) dropPrivileges(*identity);
+    // The report store is opened as UserID (a SQLite file it cannot write is found now);
+    // the recorder's thread is made after daemonize()'s fork.
+    if (config->reports.store.starts_with("sqlite:")) {
+      try {
+        report::ReportStore::open(config->reports.store);
+      } catch (const std::exception& e) {
+        throw StartupError(std::string("ReportStore: ") + e.what());
+      }
+    }
     if (!options.foreground) readyFd = daemonize();
+    if (!config->reports.store.empty()) {
+      runtime = runtime::buildRuntime(config, runtime->resolver, runtime::makeRecorder(*config));
+      setCurrentRuntime(runtime);
+    }
   } catch (const StartupError& e) {
     log::error(std::string("cannot start: ") + e.what());
     if (!logsToStderr(*config, options.foreground)) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
@@ -422,6 +439,11 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   }
   milterThread.join();
   if (stopper.joinable()) stopper.join();
+  if (const auto recorder = currentRuntime()->recorder) {
+    if (!recorder->flush(std::chrono::seconds(config->shutdownTimeout))) {
+      log::warning("stopping: DMARC report records not yet stored are lost (the report store did not answer)");
+    }
+  }
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
   // A stop requested while libmilter was still starting may make smfi_main() report a
   // failure; that is still the stop we asked for.

@@ -61,6 +61,7 @@ void Session::apply(const pipeline::HeaderEditPlan& plan) {
 Verdict Session::endOfMessage() {
   const auto end = transaction_.endOfMessage(macroOr("i"));
   if (!end.verdict.stops()) apply(end.edits);
+  runtime::recordForReports(*runtime_, end.message);
   return end.verdict;
 }
 

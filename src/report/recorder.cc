@@ -5,7 +5,7 @@
 
 namespace authmilter::report {
 
-Recorder::Recorder(std::shared_ptr<ReportStore> store, size_t capacity, std::chrono::milliseconds interval)
+Recorder::Recorder(std::shared_ptr<RecordSink> store, size_t capacity, std::chrono::milliseconds interval)
     : store_(std::move(store)), capacity_(capacity), interval_(interval), thread_([this] { run(); }) {}
 
 Recorder::~Recorder() {
@@ -88,5 +88,29 @@ void Recorder::run() {
     if (stop_) return;
   }
 }
+
+namespace {
+
+class ReopeningStore : public RecordSink {
+ public:
+  explicit ReopeningStore(std::string spec) : spec_(std::move(spec)) {}
+  void add(const std::vector<CountedRecord>& records) override {
+    try {
+      if (!store_) store_ = ReportStore::open(spec_);
+      store_->add(records);
+    } catch (...) {
+      store_.reset();  // connect afresh next time
+      throw;
+    }
+  }
+
+ private:
+  std::string spec_;
+  std::unique_ptr<ReportStore> store_;
+};
+
+}  // namespace
+
+std::shared_ptr<RecordSink> reopeningStore(std::string spec) { return std::make_shared<ReopeningStore>(std::move(spec)); }
 
 }  // namespace authmilter::report

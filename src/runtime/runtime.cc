@@ -20,10 +20,27 @@ const policy::SenderLoginMap* senderLoginMap(const config::Config& c) {
   return c.senderLoginMap ? &*c.senderLoginMap : nullptr;
 }
 
+// How often the recorder stores what is queued.
+constexpr std::chrono::seconds kRecordInterval{1};
+
 }  // namespace
 
+std::shared_ptr<report::Recorder> makeRecorder(const config::Config& c) {
+  if (c.reports.store.empty()) return nullptr;
+  return std::make_shared<report::Recorder>(report::reopeningStore(c.reports.store), c.reports.queueSize,
+                                            kRecordInterval);
+}
+
+bool recordForReports(const Runtime& runtime, const pipeline::Message& message) {
+  if (!runtime.recorder) return true;
+  const bool psl = runtime.settings->dmarcOptions.standard == dmarc::Standard::Rfc7489;
+  auto record = report::aggregateRecordOf(message, psl ? "psl" : "treewalk", std::chrono::system_clock::now());
+  return !record || runtime.recorder->record(std::move(*record));
+}
+
 std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> settings,
-                                            std::shared_ptr<dns::Resolver> resolver) {
+                                            std::shared_ptr<dns::Resolver> resolver,
+                                            std::shared_ptr<report::Recorder> recorder) {
   auto r = std::make_shared<Runtime>();
   const config::Config& c = *settings;
   r->settings = std::move(settings);
@@ -51,6 +68,7 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
         c.signer, &c.signingTable, c.signingDaemons, senderLoginMap(c), c.dkimOptions.maxHeaderBytes}));
   }
   for (const auto& stage : r->stages) r->hooks |= stage->hooks();
+  r->recorder = std::move(recorder);
   return r;
 }
 

@@ -93,6 +93,18 @@ struct Config {
   std::shared_ptr<const dkim::Signer> signer;
   std::vector<std::string> signingDaemons;     // SigningDaemons: {daemon_name}s whose mail is signed
 
+  // DMARC reports: the daemon records into reportStore (empty: nothing is recorded);
+  // authmilter-report reads the rest.
+  struct Reports {
+    std::string store;         // "sqlite:PATH" or "postgresql://..."
+    size_t queueSize = 100'000;
+    std::string command = "/usr/sbin/sendmail -t -oi";
+    std::string orgName;       // empty: AuthservID
+    std::string email;         // From: of the reports and <email>
+    std::vector<std::string> suppress;  // addresses and domains reports are not sent to
+    bool suppressLocalDomains = false;  // nor for policy domains in LocalDomains
+    unsigned keepDays = 14;
+  } reports;
 };
 
 // Reads and validates `path` and every file it names. Relative file names are taken

@@ -1,4 +1,4 @@
-// Hands aggregate-report records from the mail path to a ReportStore without ever making a
+// Hands aggregate-report records from the mail path to a report store without ever making a
 // session wait on it: record() puts the record in a bounded in-memory queue (or, when the
 // queue is full, drops it and counts the drop) and returns at once; one thread takes the
 // queue in batches, counts equal records together and stores them. If the store is slow or
@@ -25,7 +25,7 @@ class Recorder {
  public:
   // `capacity`: records held at most (queued plus a batch waiting to be stored again).
   // `interval`: how often the thread stores what is queued.
-  Recorder(std::shared_ptr<ReportStore> store, size_t capacity, std::chrono::milliseconds interval);
+  Recorder(std::shared_ptr<RecordSink> store, size_t capacity, std::chrono::milliseconds interval);
   ~Recorder();  // stores what is queued (one last try), then stops
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -44,7 +44,7 @@ class Recorder {
   void run();
   bool storeBatch(std::unique_lock<std::mutex>& lock);
 
-  std::shared_ptr<ReportStore> store_;
+  std::shared_ptr<RecordSink> store_;
   size_t capacity_;
   std::chrono::milliseconds interval_;
   std::mutex mutex_;
@@ -61,5 +61,10 @@ class Recorder {
   std::atomic<uint64_t> dropped_{0}, stored_{0}, failures_{0};
   std::thread thread_;
 };
+
+// The store ReportStore names ("sqlite:PATH", "postgresql://..."), opened on first use and
+// again after a failure (a PostgreSQL server that restarts or is down when the daemon starts
+// costs records past ReportQueueSize, never mail).
+std::shared_ptr<RecordSink> reopeningStore(std::string spec);
 
 }  // namespace authmilter::report

@@ -11,7 +11,9 @@
 
 #include "authmilter/config/config.h"
 #include "authmilter/dns/resolver.h"
+#include "authmilter/pipeline/message.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/report/recorder.h"
 
 namespace authmilter::runtime {
 
@@ -20,12 +22,26 @@ struct Runtime {
   std::shared_ptr<dns::Resolver> resolver;
   std::vector<std::shared_ptr<const pipeline::StageFactory>> stages;
   uint32_t hooks = 0;  // union of the stages' hooks
+  // DMARC aggregate-report records go here (null: ReportStore unset). Kept across reloads:
+  // only a restart opens another store.
+  std::shared_ptr<report::Recorder> recorder;
 };
 
+// Hands a finished message's DMARC evaluation to the recorder, if it asks for reports.
+// Never waits. False when the record was dropped (queue full).
+bool recordForReports(const Runtime& runtime, const pipeline::Message& message);
+
 // `resolver`: nullptr = the settings' Nameservers through ldns with the shared cache;
-// authmilter-check and the tests pass their own. Throws std::runtime_error when a library
-// cannot be set up (libopendkim).
+// authmilter-check and the tests pass their own. `recorder`: where report records go (the
+// daemon's, from makeRecorder; a reload passes on the one in force). Throws
+// std::runtime_error when a library cannot be set up (libopendkim).
 std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config> settings,
-                                            std::shared_ptr<dns::Resolver> resolver = nullptr);
+                                            std::shared_ptr<dns::Resolver> resolver = nullptr,
+                                            std::shared_ptr<report::Recorder> recorder = nullptr);
+
+// The daemon's recorder for the settings' ReportStore (null when unset). It opens the store
+// when it has records to store (a PostgreSQL server may be down at start) and again after a
+// failure; the daemon checks a SQLite file at start.
+std::shared_ptr<report::Recorder> makeRecorder(const config::Config& settings);
 
 }  // namespace authmilter::runtime
