@@ -86,6 +86,25 @@ void writeReason(Writer& w, std::string_view override) {
   w.end();
 }
 
+bool selfOrBelow(std::string_view name, std::string_view parent) {
+  return name == parent ||
+         (name.size() > parent.size() && name.ends_with(parent) && name[name.size() - parent.size() - 1] == '.');
+}
+
+// RFC 9990 §3.1.3: passing signatures strictly aligned with the From domain first, then
+// relaxed aligned ones (one domain at or below the other), then other passes, then the rest.
+std::vector<DkimAuthResult> dkimInReportOrder(const AggregateRecord& r) {
+  auto rank = [&](const DkimAuthResult& d) {
+    if (d.result != "pass") return 3;
+    if (d.domain == r.headerFrom) return 0;
+    return selfOrBelow(d.domain, r.headerFrom) || selfOrBelow(r.headerFrom, d.domain) ? 1 : 2;
+  };
+  std::vector<DkimAuthResult> out = r.dkim;
+  std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+  if (out.size() > kMaxDkimResults) out.resize(kMaxDkimResults);
+  return out;
+}
+
 void writeRecord(Writer& w, const CountedRecord& counted) {
   const AggregateRecord& r = counted.record;
   const bool pass = r.dkimAligned == "pass" || r.spfAligned == "pass";
@@ -105,18 +124,20 @@ void writeRecord(Writer& w, const CountedRecord& counted) {
   w.element("header_from", r.headerFrom);
   w.end();
   w.start("auth_results");
-  for (size_t i = 0; i < r.dkim.size() && i < kMaxDkimResults; ++i) {
+  for (const auto& d : dkimInReportOrder(r)) {
     w.start("dkim");
-    w.element("domain", r.dkim[i].domain);
-    w.element("selector", r.dkim[i].selector);
-    w.element("result", r.dkim[i].result);
+    w.element("domain", d.domain);
+    w.element("selector", d.selector);
+    w.element("result", d.result);
     w.end();
   }
-  w.start("spf");
-  w.element("domain", r.spfDomain.empty() ? r.envelopeFrom : r.spfDomain);
-  if (r.spfScope == "mfrom") w.element("scope", "mfrom");
-  w.element("result", r.spfResult.empty() ? "none" : r.spfResult);
-  w.end();
+  if (!r.spfResult.empty()) {  // optional (RFC 9990 Appendix A); none when SPF was not checked
+    w.start("spf");
+    w.element("domain", r.spfDomain);
+    if (r.spfScope == "mfrom") w.element("scope", "mfrom");  // "helo" is gone from RFC 9990
+    w.element("result", r.spfResult);
+    w.end();
+  }
   w.end();
   w.end();
 }

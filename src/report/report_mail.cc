@@ -64,6 +64,8 @@ std::string reportMessage(const ReportMailInfo& info, const StoredReport& report
   g_mime_multipart_add(multipart.get(), GMIME_OBJECT(attachment.get()));
   g_mime_message_set_mime_part(message.get(), GMIME_OBJECT(multipart.get()));
 
+  // GMime folds the long file name parameter into RFC 2231 continuations (filename*0*=...),
+  // which MIME readers join again.
   char* raw = g_mime_object_to_string(GMIME_OBJECT(message.get()), nullptr);
   std::string out(raw ? raw : "");
   g_free(raw);
