@@ -440,8 +440,10 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   milterThread.join();
   if (stopper.joinable()) stopper.join();
   if (const auto recorder = currentRuntime()->recorder) {
-    if (!recorder->flush(std::chrono::seconds(config->shutdownTimeout))) {
-      log::warning("stopping: DMARC report records not yet stored are lost (the report store did not answer)");
+    recorder->flush(std::chrono::seconds(config->shutdownTimeout));
+    if (const size_t lost = recorder->unstored(); lost > 0) {
+      log::warning("stopping: " + std::to_string(lost) +
+                   " DMARC report records not yet stored are lost (the report store did not take them)");
     }
   }
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());

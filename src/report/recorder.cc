@@ -42,6 +42,11 @@ bool Recorder::flush(std::chrono::milliseconds timeout) {
   return done_.wait_for(lock, timeout, [&] { return handled_ >= target; });
 }
 
+size_t Recorder::unstored() {
+  std::lock_guard lock(mutex_);
+  return queue_.size() + retryRecords_;
+}
+
 // Takes the queue, counts equal records together with any batch still to be stored, and
 // gives them to the store with the lock released. True when the store took them.
 bool Recorder::storeBatch(std::unique_lock<std::mutex>& lock) {

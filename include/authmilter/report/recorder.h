@@ -36,6 +36,8 @@ class Recorder {
   // or failed); for shutdown and the tests. Bounded by `timeout`; false if it ran out.
   bool flush(std::chrono::milliseconds timeout);
 
+  // Records held and not yet stored (queued, or in a batch the store refused).
+  size_t unstored();
   uint64_t dropped() const { return dropped_.load(); }
   uint64_t stored() const { return stored_.load(); }   // records (messages) stored
   uint64_t failures() const { return failures_.load(); }  // batches the store refused
