@@ -5,6 +5,12 @@
 //
 //   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] [--spf yes|no]
 //                [--dmarc yes|no] [--message FILE.eml] [--zone FILE] [--sign none|rsa|ed25519|both]
+//                [--report off|on|ab] [--reps N]
+//
+// --report on: the daemon records every message for DMARC aggregate reports (ReportStore
+// sqlite: in its temporary directory; the message's From domain asks for reports with
+// rua=). ab: two daemons, one recording and one not, measured in turns (A, B, A, B, ...
+// --reps times each) in one run; the median of each and their ratio are printed.
 //
 // --sign makes every session an authenticated submission ({auth_authen} at MAIL) that the
 // daemon signs for the From domain with the test keys of tests/data/dkim: RSA-2048,
@@ -26,6 +32,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -46,7 +54,20 @@ struct Options {
   std::string messageFile;  // --message: send this .eml (CRLF) instead of the built-in message
   std::string zoneFile;     // --zone: more records for the test DNS server (e.g. DKIM keys)
   std::vector<std::string> signKeys;  // --sign: fixture key files to sign with (authenticated sessions)
+  std::vector<bool> report = {false};  // --report: off, on, or both (A/B)
+  int reps = 1;
 };
+
+struct Run {
+  double rate = 0, p50 = 0, p99 = 0, max = 0, cpu = 0;
+  size_t messages = 0;
+  int errors = 0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
 
 constexpr const char* kSpfZone =
     "remote.example. 3600 TXT \"v=spf1 ip4:198.51.100.0/24 include:_spf.remote.example -all\"\n"
@@ -55,6 +76,9 @@ constexpr const char* kSpfZone =
     "client.example.net. 3600 A 203.0.113.9\n"
     // The built-in message is From remote.example: DMARC passes through the aligned SPF pass.
     "_dmarc.remote.example. 3600 TXT \"v=DMARC1; p=reject\"\n";
+// --report on: the same record, asking for aggregate reports.
+constexpr const char* kReportZone =
+    "_dmarc.remote.example. 3600 TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@remote.example\"\n";
 
 // utime + stime of `pid` in milliseconds (/proc/PID/stat fields 14 and 15).
 double cpuMillis(pid_t pid) {
@@ -159,12 +183,16 @@ int main(int argc, char** argv) {
       options.signKeys.clear();
       if (value == "rsa" || value == "both") options.signKeys.push_back("rsa2048.pem");
       if (value == "ed25519" || value == "both") options.signKeys.push_back("ed25519.pem");
+    } else if (flag == "--report" && (value == "off" || value == "on" || value == "ab")) {
+      options.report = value == "ab" ? std::vector<bool>{false, true} : std::vector<bool>{value == "on"};
+    } else if (flag == "--reps") {
+      options.reps = std::max(1, std::stoi(value));
     } else if (flag == "--socket") {
       options.sockets = value == "both" ? std::vector<std::string>{"unix", "inet"} : std::vector<std::string>{value};
     } else {
       std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] "
                    "[--spf yes|no] [--dmarc yes|no] [--message FILE.eml] [--zone FILE] "
-                   "[--sign none|rsa|ed25519|both]\n";
+                   "[--sign none|rsa|ed25519|both] [--report off|on|ab] [--reps N]\n";
       return 64;
     }
   }
@@ -185,49 +213,76 @@ int main(int argc, char** argv) {
   std::printf("sessions: %s\n", options.signKeys.empty() ? "inbound (unauthenticated)"
                                                          : "authenticated submissions, signed with:");
   for (const auto& key : options.signKeys) std::printf("  %s\n", key.c_str());
-  std::printf("%-6s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "sessions", "messages", "msgs/s", "p50 ms", "p99 ms",
-              "max ms", "daemon CPU ms/msg");
+  std::printf("%-6s %-7s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "record", "sessions", "messages", "msgs/s",
+              "p50 ms", "p99 ms", "max ms", "daemon CPU ms/msg");
   for (const auto& kind : options.sockets) {
-    TempDir dir;
-    dir.write("domains", "local.example\n");
-    const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
-    std::string signing;
-    if (!options.signKeys.empty()) {
-      std::string keyTable;
-      for (const auto& key : options.signKeys) {
-        const std::string copy = dir.write(key, readFile(std::string(AUTHMILTER_DKIM_FIXTURES) + "/" + key));
-        chmod(copy.c_str(), 0600);
-        keyTable += "k %:" + key.substr(0, key.find('.')) + ":" + copy + "\n";
+    struct Instance {
+      bool report;
+      TempDir dir;
+      std::unique_ptr<DaemonHarness> daemon;
+    };
+    std::vector<std::unique_ptr<Instance>> instances;
+    for (const bool report : options.report) {
+      auto in = std::make_unique<Instance>();
+      in->report = report;
+      TempDir& dir = in->dir;
+      dir.write("domains", "local.example\n");
+      const std::string socket = kind == "unix" ? "unix:" + dir.file("s.sock") : "inet:0@127.0.0.1";
+      std::string signing;
+      if (!options.signKeys.empty()) {
+        std::string keyTable;
+        for (const auto& key : options.signKeys) {
+          const std::string copy = dir.write(key, readFile(std::string(AUTHMILTER_DKIM_FIXTURES) + "/" + key));
+          chmod(copy.c_str(), 0600);
+          keyTable += "k %:" + key.substr(0, key.find('.')) + ":" + copy + "\n";
+        }
+        dir.write("keytable", keyTable);
+        dir.write("signingtable", "remote.example k\n");
+        signing = "KeyTable keytable\nSigningTable signingtable\n";
       }
-      dir.write("keytable", keyTable);
-      dir.write("signingtable", "remote.example k\n");
-      signing = "KeyTable keytable\nSigningTable signingtable\n";
+      in->daemon = std::make_unique<DaemonHarness>(
+          dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
+                   (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n") + signing +
+                   (report ? "ReportStore sqlite:" + dir.file("reports.db") + "\n" : ""));
+      in->daemon->dns()->setZone(kSpfZone + zone + (report ? kReportZone : ""));
+      instances.push_back(std::move(in));
     }
-    DaemonHarness daemon(dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
-                                  (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n") +
-                                  signing);
-    daemon.dns()->setZone(kSpfZone + zone);
     for (int sessions : options.sessions) {
-      std::vector<Result> results(static_cast<size_t>(sessions));
-      const double cpuBefore = cpuMillis(daemon.pid());
-      const auto begin = std::chrono::steady_clock::now();
-      std::vector<std::thread> threads;
-      for (auto& r : results) threads.emplace_back([&] { runSession(daemon, options.messages, message, options.signKeys.size(), r); });
-      for (auto& t : threads) t.join();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-      const double cpu = cpuMillis(daemon.pid()) - cpuBefore;
-      std::vector<double> all;
-      int errors = 0;
-      for (auto& r : results) {
-        all.insert(all.end(), r.latencies.begin(), r.latencies.end());
-        errors += r.errors;
+      std::map<bool, std::vector<double>> rates;
+      for (int rep = 0; rep < options.reps; ++rep) {
+        for (const auto& in : instances) {
+          const DaemonHarness& daemon = *in->daemon;
+          std::vector<Result> results(static_cast<size_t>(sessions));
+          const double cpuBefore = cpuMillis(daemon.pid());
+          const auto begin = std::chrono::steady_clock::now();
+          std::vector<std::thread> threads;
+          for (auto& r : results) {
+            threads.emplace_back([&] { runSession(daemon, options.messages, message, options.signKeys.size(), r); });
+          }
+          for (auto& t : threads) t.join();
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+          const double cpu = cpuMillis(daemon.pid()) - cpuBefore;
+          std::vector<double> all;
+          int errors = 0;
+          for (auto& r : results) {
+            all.insert(all.end(), r.latencies.begin(), r.latencies.end());
+            errors += r.errors;
+          }
+          const double total = static_cast<double>(all.size());
+          rates[in->report].push_back(total / seconds);
+          std::printf("%-6s %-7s %9d %9zu %10.0f %8.3f %8.3f %8.3f %14.3f\n", kind.c_str(),
+                      in->report ? "yes" : "no", sessions, all.size(), total / seconds, percentile(all, 0.5),
+                      percentile(all, 0.99), all.empty() ? 0 : *std::max_element(all.begin(), all.end()),
+                      total > 0 ? cpu / total : 0);
+          if (errors) std::printf("  %d errors\n", errors);
+          failures += errors;
+        }
       }
-      const double total = static_cast<double>(all.size());
-      std::printf("%-6s %9d %9zu %10.0f %8.3f %8.3f %8.3f %14.3f\n", kind.c_str(), sessions, all.size(),
-                  total / seconds, percentile(all, 0.5), percentile(all, 0.99), all.empty() ? 0 : *std::max_element(all.begin(), all.end()),
-                  total > 0 ? cpu / total : 0);
-      if (errors) std::printf("  %d errors\n", errors);
-      failures += errors;
+      if (rates.size() == 2) {
+        const double off = median(rates[false]), on = median(rates[true]);
+        std::printf("  %s %d sessions: median %.0f msgs/s without recording, %.0f with: recording costs %.1f %%\n",
+                    kind.c_str(), sessions, off, on, off > 0 ? 100.0 * (off - on) / off : 0);
+      }
     }
   }
   return failures == 0 ? 0 : 1;

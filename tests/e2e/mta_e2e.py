@@ -94,12 +94,16 @@ class World:
             'client.remote.test. IN A 127.0.0.10',
             'client.remote.test. IN TXT "v=spf1 a -all"',
             'example.com. IN TXT "v=spf1 ip4:127.0.0.10 -all"',
-            '_dmarc.example.com. IN TXT "v=DMARC1; p=reject"',
+            '_dmarc.example.com. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-rua@local.test"',
+            # aggregate reports: local.test takes them for reject.test and example.com (RFC 9990
+            # external destination verification); nobody verifies unverified.test
+            'example.com._report._dmarc.local.test. IN TXT "v=DMARC1"',
+            'reject.test._report._dmarc.local.test. IN TXT "v=DMARC1"',
             'spffail.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
             'reject.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
-            '_dmarc.reject.test. IN TXT "v=DMARC1; p=reject"',
+            '_dmarc.reject.test. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-rua@local.test!10m"',
             'quarantine.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
-            '_dmarc.quarantine.test. IN TXT "v=DMARC1; p=quarantine"',
+            '_dmarc.quarantine.test. IN TXT "v=DMARC1; p=quarantine; rua=mailto:agg@unverified.test"',
             'remote.test. IN TXT "v=spf1 -all"',
         ]) + "\n"
 
@@ -145,6 +149,10 @@ Nameservers 127.0.0.1:{self.dns_port}
 DNSTimeout 2s
 KeyTable keytable
 SigningTable signingtable
+ReportStore sqlite:{d}/reports.db
+ReportEmail dmarc-reports@local.test
+ReportOrgName Local Test Mail
+ReportCommand {self.mta.report_command}
 """)
 
     def start_authmilter(self):
@@ -246,6 +254,12 @@ SCENARIOS = []
 
 def scenario(fn):
     SCENARIOS.append(fn)
+    return fn
+
+
+def postfix_only(fn):
+    """A scenario run with Postfix only (it is not run, nor counted, with sendmail)."""
+    fn.only = "postfix"
     return fn
 
 
@@ -479,6 +493,51 @@ def milter_down_tempfails_and_loses_nothing(w):
         our_ar(w.delivered(mid))
 
 
+@scenario
+@postfix_only
+def dmarc_reports_reach_the_rua_address(w):
+    # A day of mail (the scenarios above, and these), recorded by authmilter; then
+    # authmilter-report, as the daily timer runs it the next day, sends each report through
+    # Postfix's sendmail to dmarc-rua@local.test, where it lands in the sink.
+    for domain in ("reject.test", "reject.test", "quarantine.test"):
+        w.swaks(port=w.mta.port, sender=f"ceo@{domain}", to="bob@local.test",
+                data=message(new_id("report-forged"), f"CEO <ceo@{domain}>", "bob@local.test"))
+    mid = new_id("report-signed")
+    s = w.swaks(port=w.mta.port, sender="news@example.com", to="bob@local.test",
+                data=sign_as_example_com(w, message(mid, "news@example.com", "bob@local.test")))
+    check(s.result.returncode == 0, s.transcript)
+    w.stop_authmilter(signal.SIGTERM)  # a stop stores every record still queued
+    w.start_authmilter()
+    report = [str(w.build / "authmilter-report"), "-c", str(w.dir / "authmilter.conf"),
+              "--now", str(int(time.time()) + 86400)]
+    r = run(report)
+    check(r.returncode == 0, "authmilter-report: " + r.stdout)
+    check("external destination not verified" in r.stdout and "agg@unverified.test" in r.stdout,
+          "the unverified destination was not refused: " + r.stdout)
+
+    def reports():
+        found = {}
+        for f in w.sink.iterdir():
+            if f.name.endswith("dmarc-rua@local.test"):
+                m = re.search(rb"Report Domain: (\S+)", re.sub(rb"\r?\n[ \t]", b" ", f.read_bytes()))
+                if m:
+                    found[m.group(1).decode()] = f
+        return found if {"reject.test", "example.com"} <= found.keys() else None
+    found = wait_until("the reports in the sink", reports)
+    copies = []
+    for domain, f in found.items():  # the checker tells a report mail by its .eml name
+        copies.append(w.dir / f"report-{domain}.eml")
+        shutil.copy(f, copies[-1])
+    r = run(["/usr/bin/python3", str(w.src / "tests/support/check_dmarc_report.py"), "--dns-txt-file",
+             str(w.zone_file), *map(str, copies)])
+    check(r.returncode == 0, "check_dmarc_report.py: " + r.stdout)
+    raw = found["reject.test"].read_text()
+    check(len(header_values(re.sub(r"\r?\n", "\r\n", raw).encode(), "DKIM-Signature")) >= 1, "report not signed")
+    again = run(report)
+    check(again.returncode == 0 and "0 report(s) made, 0 sent" in again.stdout,
+          "a second run sent something: " + again.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mta", choices=["postfix", "sendmail"], required=True)
@@ -495,6 +554,8 @@ def main():
         print(f"{args.mta}: {world.dir}", flush=True)
         for fn in SCENARIOS:
             if args.only and args.only not in fn.__name__:
+                continue
+            if getattr(fn, "only", args.mta) != args.mta:
                 continue
             start = time.monotonic()
             try:

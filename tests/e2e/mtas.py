@@ -44,6 +44,8 @@ class Postfix:
     def __init__(self, world):
         self.w = world
         self.conf = world.dir / "postfix"
+        # authmilter-report's ReportCommand: this instance's sendmail(1).
+        self.report_command = f"/usr/sbin/sendmail -C {self.conf} -t -oi"
 
     def start(self):
         d, w = self.w.dir, self.w
@@ -166,6 +168,7 @@ class Sendmail:
 
     name = "sendmail"
     milter_down_reply = r"451 4\.3\.2 "  # F=T
+    report_command = "/bin/false"  # reports are sent in the Postfix run only
     # sendmail refuses more than MaxHeadersLength (32 KB by default) of headers itself.
     large_header_reply = r"552 5\.6\.0 "
     debs = ("sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0")
