@@ -47,37 +47,40 @@ size_t Recorder::unstored() {
   return queue_.size() + retryRecords_;
 }
 
-// Takes the queue, counts equal records together with any batch still to be stored, and
-// gives them to the store with the lock released. True when the store took them.
+// Takes the queue (the lock is held only for the swap: sessions never wait on the counting
+// or the store), counts equal records together with any batch still to be stored, and gives
+// them to the store. retry_ belongs to this thread alone; retryRecords_ (read by record()
+// for the bound) changes under the lock. True when the store took them.
 bool Recorder::storeBatch(std::unique_lock<std::mutex>& lock) {
   std::vector<AggregateRecord> batch;
   batch.swap(queue_);
   taken_ += batch.size();
+  retryRecords_ += batch.size();
+  const size_t records = retryRecords_;
+  lock.unlock();
   for (auto& r : batch) {
     auto key = r.key();
     auto [it, inserted] = retry_.try_emplace(std::move(key), CountedRecord{std::move(r), 0});
     ++it->second.count;
   }
-  retryRecords_ += batch.size();
-  if (retry_.empty()) return true;
-  std::vector<CountedRecord> rows;
-  rows.reserve(retry_.size());
-  for (const auto& [key, counted] : retry_) rows.push_back(counted);
-  const size_t records = retryRecords_;
-  lock.unlock();
   bool ok = true;
-  try {
-    store_->add(rows);
-  } catch (const std::exception& e) {
-    ok = false;
-    ++failures_;
-    log::error(std::string("DMARC report records not stored (kept, tried again): ") + e.what());
+  if (!retry_.empty()) {
+    std::vector<CountedRecord> rows;
+    rows.reserve(retry_.size());
+    for (const auto& [key, counted] : retry_) rows.push_back(counted);
+    try {
+      store_->add(rows);
+    } catch (const std::exception& e) {
+      ok = false;
+      ++failures_;
+      log::error(std::string("DMARC report records not stored (kept, tried again): ") + e.what());
+    }
+    if (ok) retry_.clear();
   }
   lock.lock();
   if (ok) {
     stored_ += records;
-    retry_.clear();
-    retryRecords_ = 0;
+    retryRecords_ -= records;
   }
   handled_ = taken_;
   done_.notify_all();

@@ -53,8 +53,8 @@ class Recorder {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::vector<AggregateRecord> queue_;
-  std::map<std::string, CountedRecord> retry_;  // a batch the store refused, by key
-  size_t retryRecords_ = 0;                     // messages in retry_
+  std::map<std::string, CountedRecord> retry_;  // counted, not yet stored (the thread's own)
+  size_t retryRecords_ = 0;                     // records taken and not yet stored (under mutex_)
   uint64_t taken_ = 0;    // records taken from the queue so far
   uint64_t handled_ = 0;  // records given to the store so far (stored or failed)
   uint64_t accepted_ = 0; // records ever queued
