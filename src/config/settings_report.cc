@@ -27,13 +27,13 @@ Default: unset (nothing is recorded).)",
      .kind = SettingKind::Integer,
      .defaultValue = "100000",
      .min = 100,
-     .max = 100'000'000,
+     .max = 10'000'000,
      .section = "DMARC reports",
      .syntax = "N",
      .help = R"(records held in memory while the store is slow or down
-(100-100000000, about 400 bytes each). Past that, records are dropped, counted and
-logged ("DMARC report records dropped"); mail is never held up. A change needs a restart.
-Default: 100000)",
+(100-10000000; up to 2 KB each, so the default takes at most about 200 MB). Past that,
+records are dropped, counted and logged ("DMARC report records dropped"); mail is never
+held up. A change needs a restart. Default: 100000)",
      .sample = "ReportQueueSize 100000",
      .bind = {.number = [](Config& c, long v) { c.reports.queueSize = static_cast<size_t>(v); }}},
     {.name = "ReportOrgName",

@@ -60,22 +60,23 @@ bool Recorder::storeBatch(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   for (auto& r : batch) {
     auto key = r.key();
-    auto [it, inserted] = retry_.try_emplace(std::move(key), CountedRecord{std::move(r), 0});
-    ++it->second.count;
+    auto [it, inserted] = retryIndex_.try_emplace(std::move(key), retry_.size());
+    if (inserted) retry_.push_back({std::move(r), 0});
+    ++retry_[it->second].count;
   }
   bool ok = true;
   if (!retry_.empty()) {
-    std::vector<CountedRecord> rows;
-    rows.reserve(retry_.size());
-    for (const auto& [key, counted] : retry_) rows.push_back(counted);
     try {
-      store_->add(rows);
+      store_->add(retry_);
     } catch (const std::exception& e) {
       ok = false;
       ++failures_;
       log::error(std::string("DMARC report records not stored (kept, tried again): ") + e.what());
     }
-    if (ok) retry_.clear();
+    if (ok) {
+      retry_.clear();
+      retryIndex_.clear();
+    }
   }
   lock.lock();
   if (ok) {

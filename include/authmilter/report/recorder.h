@@ -10,7 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,7 +53,9 @@ class Recorder {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::vector<AggregateRecord> queue_;
-  std::map<std::string, CountedRecord> retry_;  // counted, not yet stored (the thread's own)
+  // Counted and not yet stored, and where each key is in it (the thread's own).
+  std::vector<CountedRecord> retry_;
+  std::unordered_map<std::string, size_t> retryIndex_;
   size_t retryRecords_ = 0;                     // records taken and not yet stored (under mutex_)
   uint64_t taken_ = 0;    // records taken from the queue so far
   uint64_t handled_ = 0;  // records given to the store so far (stored or failed)
