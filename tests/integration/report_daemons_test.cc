@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <regex>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -90,10 +90,9 @@ TEST(ReportDaemonsTest, TwoDaemonsOneStoreOneReportCountingEachMessageOnce) {
   }
   ASSERT_EQ(files.size(), 2u) << output;
   int total = 0, rows = 0;
-  const std::regex count("<count>([0-9]+)</count>");
-  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), count); it != std::sregex_iterator(); ++it) {
-    total += std::stoi((*it)[1]);
-    ++rows;
+  for (size_t at = 0; (at = xml.find("<count>", at)) != std::string::npos; ++rows) {
+    at += 7;
+    total += std::stoi(xml.substr(at, xml.find('<', at) - at));
   }
   EXPECT_EQ(total, 15) << xml;  // 7 + 5 + 3, each once
   EXPECT_EQ(rows, 2) << xml;    // 203.0.113.1 (both hosts) and 203.0.113.2
@@ -116,6 +115,25 @@ TEST(ReportDaemonsTest, AStoreThatIsDownNeverHoldsUpMail) {
   bool lostLine = false;
   for (const auto& line : daemon.logLines()) lostLine |= line.find("20 DMARC report records not yet stored are lost") != std::string::npos;
   EXPECT_TRUE(lostLine);
+}
+
+TEST(ReportDaemonsTest, AReportStoreThatCannotBeUsedIsSaidAtStart) {
+  TempDir dir;
+  // A scheme authmilter does not know: a configuration error, found by -n too.
+  dir.write("bad.conf", "Nameservers 127.0.0.1:9\nReportStore mysql://db/dmarc\n");
+  auto [status, out] = runAuthmilter({"-n", "-c", dir.file("bad.conf")});
+  EXPECT_EQ(status, 78) << out;
+  EXPECT_NE(out.find("bad.conf:2: ReportStore: expected sqlite:FILE or postgresql://..., got 'mysql://db/dmarc'"),
+            std::string::npos)
+      << out;
+  // A SQLite file the daemon cannot create: it does not start, and says why.
+  dir.write("nodir.conf", "Nameservers 127.0.0.1:9\nSocket unix:" + dir.file("s.sock") +
+                              "\nReportStore sqlite:/nonexistent-dir/reports.db\n");
+  std::tie(status, out) = runAuthmilter({"-f", "-c", dir.file("nodir.conf")});
+  EXPECT_EQ(status, 71) << out;
+  EXPECT_NE(out.find("cannot start: ReportStore: report store /nonexistent-dir/reports.db: cannot open"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace
