@@ -52,11 +52,6 @@ std::string lastLabels(std::string_view domain, size_t n) {
   return std::string(domain.substr(static_cast<size_t>(first.data() - domain.data())));
 }
 
-bool isSelfOrBelow(std::string_view name, std::string_view parent) {
-  return name == parent ||
-         (name.size() > parent.size() && name.ends_with(parent) && name[name.size() - parent.size() - 1] == '.');
-}
-
 std::string normalized(std::string_view domain) {
   if (auto d = policy::normalizeDomain(domain)) return *d;
   return dns::canonicalName(domain);
@@ -261,7 +256,7 @@ class Evaluation {
     }
     // An Organizational Domain is the name itself or one of its parents: an identifier
     // outside the author's Organizational Domain cannot share it (no walk needed).
-    if (!isSelfOrBelow(identifier, *orgDomain_)) return false;
+    if (!util::isSelfOrBelow(identifier, *orgDomain_)) return false;
     const auto org = organizationalDomain(identifier);
     if (!org) return std::nullopt;
     return *org == *orgDomain_;

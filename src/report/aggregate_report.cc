@@ -86,18 +86,13 @@ void writeReason(Writer& w, std::string_view override) {
   w.end();
 }
 
-bool selfOrBelow(std::string_view name, std::string_view parent) {
-  return name == parent ||
-         (name.size() > parent.size() && name.ends_with(parent) && name[name.size() - parent.size() - 1] == '.');
-}
-
 // RFC 9990 §3.1.3: passing signatures strictly aligned with the From domain first, then
 // relaxed aligned ones (one domain at or below the other), then other passes, then the rest.
 std::vector<DkimAuthResult> dkimInReportOrder(const AggregateRecord& r) {
   auto rank = [&](const DkimAuthResult& d) {
     if (d.result != "pass") return 3;
     if (d.domain == r.headerFrom) return 0;
-    return selfOrBelow(d.domain, r.headerFrom) || selfOrBelow(r.headerFrom, d.domain) ? 1 : 2;
+    return util::isSelfOrBelow(d.domain, r.headerFrom) || util::isSelfOrBelow(r.headerFrom, d.domain) ? 1 : 2;
   };
   std::vector<DkimAuthResult> out = r.dkim;
   std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });

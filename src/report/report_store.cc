@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "authmilter/util/strings.h"
+
 
 namespace authmilter::report {
 
@@ -14,13 +16,7 @@ std::string recordHash(std::string_view key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(key.data(), key.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return util::hexLower(digest, length);
 }
 
 std::unique_ptr<ReportStore> ReportStore::open(const std::string& spec) {
@@ -79,15 +75,23 @@ void ReportStore::migrate() {
 void ReportStore::add(const std::vector<CountedRecord>& records) {
   if (records.empty()) return;
   // One order for every writer, so that two daemons' transactions cannot deadlock.
-  std::vector<std::pair<std::string, const CountedRecord*>> byHash;
+  struct Row {
+    std::string hash, key;
+    const CountedRecord* counted;
+  };
+  std::vector<Row> byHash;
   byHash.reserve(records.size());
-  for (const auto& r : records) byHash.emplace_back(recordHash(r.record.key()), &r);
-  std::sort(byHash.begin(), byHash.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& r : records) {
+    std::string key = r.record.key();
+    byHash.push_back({recordHash(key), std::move(key), &r});
+  }
+  std::sort(byHash.begin(), byHash.end(), [](const Row& a, const Row& b) { return a.hash < b.hash; });
   SqlTransaction tx(*db_);
-  for (const auto& [hash, r] : byHash) {
+  for (const auto& row : byHash) {
+    const AggregateRecord& r = row.counted->record;
     db_->query("INSERT INTO records (record_hash, day, policy_domain, record_key, count) VALUES ($1, $2, $3, $4, $5)"
                " ON CONFLICT (record_hash) DO UPDATE SET count = records.count + excluded.count",
-               {hash, r->record.day, r->record.policyDomain, r->record.key(), std::to_string(r->count)});
+               {row.hash, r.day, r.policyDomain, row.key, std::to_string(row.counted->count)});
   }
   tx.commit();
 }

@@ -18,23 +18,12 @@ namespace authmilter::report {
 std::string newReportId() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no random bytes for a report_id");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
+  return util::hexLower(bytes, sizeof bytes);
 }
 
 namespace {
 
 std::string domainOf(std::string_view address) { return util::toLower(address.substr(address.rfind('@') + 1)); }
-
-bool selfOrBelow(std::string_view name, std::string_view parent) {
-  return name == parent || (name.size() > parent.size() && name.ends_with(parent) &&
-                            name[name.size() - parent.size() - 1] == '.');
-}
 
 void writeFile(const std::string& path, std::string_view data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -75,7 +64,7 @@ Reporter::Verdict Reporter::check(const std::string& policyDomain, const std::st
     return {Verdict::Kind::Refuse, *address, "suppressed: " + policyDomain + " is in LocalDomains"};
   }
   static const dmarc::PublicSuffixList psl("");
-  if (selfOrBelow(domain, policyDomain) ||
+  if (util::isSelfOrBelow(domain, policyDomain) ||
       psl.organizationalDomain(domain) == psl.organizationalDomain(policyDomain)) {
     return {Verdict::Kind::Send, *address, ""};
   }

@@ -82,4 +82,20 @@ bool listed(const std::vector<std::string>& names, std::string_view name) {
   return false;
 }
 
+bool isSelfOrBelow(std::string_view name, std::string_view parent) {
+  return name == parent ||
+         (name.size() > parent.size() && name.ends_with(parent) && name[name.size() - parent.size() - 1] == '.');
+}
+
+std::string hexLower(const unsigned char* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace authmilter::util

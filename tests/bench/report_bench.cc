@@ -21,6 +21,7 @@
 
 #include "authmilter/config/config.h"
 #include "authmilter/dns/caching_resolver.h"
+#include "authmilter/report/aggregate_report.h"
 #include "authmilter/report/recorder.h"
 #include "authmilter/report/reporter.h"
 
@@ -69,21 +70,12 @@ report::AggregateRecord evaluation(long i, long domains, long ips, const std::st
   return r;
 }
 
-std::string yesterday() {
-  const std::time_t t = std::time(nullptr) - 86400;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 int record(const std::map<std::string, std::string>& a) {
   const std::string db = a.at("--db");
   const long n = a.count("--evaluations") ? std::stol(a.at("--evaluations")) : 1'000'000;
   const long domains = a.count("--domains") ? std::stol(a.at("--domains")) : 10'000;
   const long ips = a.count("--ips") ? std::stol(a.at("--ips")) : 10;
-  const std::string day = yesterday();
+  const std::string day = report::dayOf(static_cast<int64_t>(std::time(nullptr)) - 86400);  // a finished day
   auto store = report::reopeningStore("sqlite:" + db);
   report::Recorder recorder(store, 100'000, std::chrono::milliseconds(1000));
   const auto begin = std::chrono::steady_clock::now();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "postgres_server.h"
+#include "aggregate_record_sample.h"
 #include "temp_dir.h"
 
 namespace authmilter::report {
@@ -25,27 +26,7 @@ using testsupport::TempDir;
 
 AggregateRecord sample(const std::string& ip = "192.0.2.7", const std::string& day = "2026-12-05",
                        const std::string& domain = "example.com") {
-  AggregateRecord r;
-  r.policyDomain = domain;
-  r.rua = "mailto:dmarc@" + domain;
-  r.day = day;
-  r.p = "reject";
-  r.adkim = "r";
-  r.aspf = "r";
-  r.testing = "n";
-  r.psd = "u";
-  r.discovery = "treewalk";
-  r.sourceIp = ip;
-  r.disposition = "reject";
-  r.dkimAligned = "fail";
-  r.spfAligned = "fail";
-  r.headerFrom = domain;
-  r.envelopeFrom = "bounce.example";
-  r.spfDomain = "bounce.example";
-  r.spfScope = "mfrom";
-  r.spfResult = "pass";
-  r.dkim = {{"example.net", "s1", "pass"}};
-  return r;
+  return testsupport::sampleRecord(ip, day, domain);
 }
 
 class ReportStoreTest : public ::testing::TestWithParam<std::string> {

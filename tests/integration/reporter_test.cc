@@ -17,6 +17,7 @@
 #include "dkimpy.h"
 #include "fake_resolver.h"
 #include "fixture_files.h"
+#include "aggregate_record_sample.h"
 #include "temp_dir.h"
 
 namespace authmilter::report {
@@ -30,26 +31,10 @@ constexpr int64_t kDec6Noon = 1796558400;  // 2026-12-06T12:00:00Z
 
 AggregateRecord record(const std::string& domain, const std::string& ip, const std::string& rua,
                        const std::string& day = "2026-12-05") {
-  AggregateRecord r;
-  r.policyDomain = domain;
+  AggregateRecord r = testsupport::sampleRecord(ip, day, domain);
   r.rua = rua;
-  r.day = day;
-  r.p = "reject";
   r.sp = "quarantine";
   r.np = "reject";
-  r.adkim = "r";
-  r.aspf = "r";
-  r.testing = "n";
-  r.psd = "u";
-  r.discovery = "treewalk";
-  r.sourceIp = ip;
-  r.disposition = "reject";
-  r.dkimAligned = "fail";
-  r.spfAligned = "fail";
-  r.headerFrom = domain;
-  r.envelopeFrom = "bounce.example";
-  r.spfDomain = "bounce.example";
-  r.spfScope = "mfrom";
   r.spfResult = "softfail";
   r.dkim = {{"other.example", "s1", "fail"}, {domain, "sel", "pass"}};
   return r;

@@ -23,5 +23,10 @@ std::string sanitize(std::string_view s);
 // "text" in double quotes, '"' and '\\' escaped, bytes outside printable ASCII as \DDD (the
 // zone-file form): DNS text shown printable and unambiguous.
 std::string quoteEscaped(std::string_view s);
+// Whether domain `name` is `parent` or below it ("a.example.com", "example.com"); both
+// lower case, without a final dot.
+bool isSelfOrBelow(std::string_view name, std::string_view parent);
+// Bytes as lower-case hex digits, two a byte.
+std::string hexLower(const unsigned char* bytes, size_t size);
 
 }  // namespace authmilter::util

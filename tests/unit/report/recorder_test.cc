@@ -2,6 +2,7 @@
 // recorder never makes a caller wait on a slow store. (The stores themselves, SQLite and
 // PostgreSQL: tests/integration/report_store_test.cc.)
 #include "authmilter/report/recorder.h"
+#include "aggregate_record_sample.h"
 
 #include <gtest/gtest.h>
 
@@ -18,25 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 
 AggregateRecord sample(const std::string& ip = "192.0.2.7") {
-  AggregateRecord r;
-  r.policyDomain = "example.com";
+  AggregateRecord r = testsupport::sampleRecord(ip);
   r.rua = "mailto:dmarc@example.com,mailto:x@y.example!10m";
-  r.day = "2026-12-05";
-  r.p = "reject";
-  r.adkim = "r";
   r.aspf = "s";
-  r.testing = "n";
-  r.psd = "u";
-  r.discovery = "treewalk";
-  r.sourceIp = ip;
-  r.disposition = "reject";
-  r.dkimAligned = "fail";
-  r.spfAligned = "fail";
-  r.headerFrom = "example.com";
-  r.envelopeFrom = "bounce.example";
-  r.spfDomain = "bounce.example";
-  r.spfScope = "mfrom";
-  r.spfResult = "pass";
   r.dkim = {{"example.net", "s1", "pass"}, {"example.com", "sel,with space\\and\ttab", "fail"}};
   return r;
 }
