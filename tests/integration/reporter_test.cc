@@ -201,6 +201,45 @@ TEST_F(ReporterTest, DryRunWritesTheFilesAndChangesNothing) {
   EXPECT_EQ(independentChecks(files), "");
 }
 
+TEST_F(ReporterTest, DateReportsThatDayOnlyAndNeverOneNotOver) {
+  const auto c = load();
+  store().add({{record("example.com", "192.0.2.1", "mailto:dmarc@example.com", "2026-12-04"), 1},
+               {record("example.com", "192.0.2.1", "mailto:dmarc@example.com", "2026-12-05"), 1}});
+  ReporterOptions options;
+  options.now = kDec6Noon;
+  options.day = "2026-12-04";
+  EXPECT_EQ(run(*c, false, options).reports, 1);
+  EXPECT_TRUE(store().report("2026-12-04", "example.com"));
+  EXPECT_FALSE(store().report("2026-12-05", "example.com"));
+  options.day = "2026-12-06";  // today
+  EXPECT_THROW(run(*c, false, options), std::runtime_error);
+  options.day = "2026-13-01";
+  EXPECT_THROW(run(*c, false, options), std::runtime_error);
+}
+
+// The default sender: ReportCommand, run without a shell, the message on its standard input.
+TEST_F(ReporterTest, ReportCommandTakesTheMessageAndItsExitStatusDecides) {
+  const std::string copy = dir_.file("piped.eml");
+  auto c = load("ReportCommand /usr/bin/dd status=none of=" + copy + "\n");
+  store().add({{record("example.com", "192.0.2.1", "mailto:dmarc@example.com"), 1}});
+  auto summary = Reporter(*c, store(), resolver_).run({.day = {}, .dryRun = false, .outDir = "", .now = kDec6Noon});
+  EXPECT_EQ(summary.sent, 1);
+  EXPECT_NE(testsupport::readFile(copy).find("Report Domain: example.com"), std::string::npos);
+  EXPECT_EQ(independentChecks({copy}), "");
+
+  for (const auto& [command, why] : {std::pair{"/bin/false", "/bin/false exited 1"},
+                                     std::pair{"/nonexistent/sendmail -t", "could not be run"}}) {
+    c = load(std::string("ReportCommand ") + command + "\n");
+    store().add({{record("example.com", "192.0.2.9", "mailto:dmarc@example.com", "2026-12-03"), 1}});
+    summary = Reporter(*c, store(), resolver_).run({.day = {}, .dryRun = false, .outDir = "", .now = kDec6Noon});
+    EXPECT_EQ(summary.failed, 1) << command;
+    EXPECT_NE(summary.lines.back().find(why), std::string::npos) << summary.lines.back();
+  }
+  const auto id = store().report("2026-12-03", "example.com")->reportId;
+  EXPECT_EQ(store().deliveries(id)[0].state, "pending");
+  EXPECT_EQ(store().deliveries(id)[0].attempts, 2);
+}
+
 TEST_F(ReporterTest, WithoutReportEmailOrAKeyForItThereIsNoRun) {
   auto c = config::loadConfig(dir_.write("bare.conf", "Nameservers 127.0.0.1:9\nReportStore sqlite:reports.db\n"));
   EXPECT_THROW(Reporter(*c, store(), resolver_), std::runtime_error);
