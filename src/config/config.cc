@@ -246,7 +246,36 @@ class Loader {
       }
     }
     fillSigning(c);
+    fillArc(c);
     fillReports(c);
+  }
+
+  // ARC: the sealing key (its own domain:selector:file, RSA) and the trusted sealers.
+  void fillArc(Config& c) {
+    const auto key = raw("ARCSealKey");
+    if (!key.value.empty()) {
+      std::string why;
+      const auto line = dkim::parseKeyTableLine("arc " + key.value, &why);
+      std::optional<dkim::PrivateKey> loaded;
+      if (!line) {
+        error(key.line, "ARCSealKey: expected domain:selector:/path/to/key, " + why);
+      } else if (line->domain == "%" || !policy::normalizeDomain(line->domain)) {
+        error(key.line, "ARCSealKey: '" + util::sanitize(line->domain) + "' is not a domain to seal as");
+      } else if (loaded = dkim::loadPrivateKey(resolvePath(line->file), boolean("RequireSafeKeys"), &why); !loaded) {
+        error(key.line, "ARCSealKey: " + why);
+      } else if (loaded->algorithm != dkim::KeyAlgorithm::Rsa) {
+        error(key.line, "ARCSealKey: " + line->file + " is not an RSA key (ARC validators know rsa-sha256 only)");
+      } else {
+        c.arcSealKey = arc::SealKey{*policy::normalizeDomain(line->domain), line->selector,
+                                    std::make_shared<const dkim::PrivateKey>(std::move(*loaded))};
+      }
+    }
+    if ((c.arcSealInbound || c.arcSealOutbound) && key.value.empty()) {
+      error(raw("ARCSealing").line, "ARCSealing " + choice("ARCSealing") + " needs ARCSealKey");
+    }
+    c.hasArcTrustedSealers = list("ARCTrustedSealers", [&](const std::string& e, std::string* w) {
+      return c.arcTrustedSealers.add(e, w);
+    });
   }
 
   // DMARC reports: the store is checked by the daemon when it opens it (buildRuntime);
@@ -389,6 +418,7 @@ class Loader {
     }
     options.oversignHeaders = headerNames("OversignHeaders", {});
     options.signatureTtl = static_cast<unsigned>(integer("SignatureTTL"));
+    c.signHeaders = options.signHeaders;
     c.signingDaemons = util::splitList(raw("SigningDaemons").value);
     if (c.signingTable.empty() || !errors_.empty()) return;
     try {

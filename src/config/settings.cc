@@ -115,6 +115,16 @@ which also print the TXT records to publish. Keys are read at start (before User
 effect) and on SIGHUP (as UserID: give the key files to that user, mode 0600). A key that
 cannot be read on SIGHUP keeps the running configuration, old keys included, in force.
 Key material is never logged.)"},
+    {"ARC",
+     R"(ARC (RFC 8617) lets a list or forwarder vouch for the results it saw before it changed
+a message. Every ARC set a message from another host carries is checked by authmilter's own
+code (at most 50 sets; rsa-sha256 and ed25519-sha256, keys through the DNS layer above,
+RSA keys under MinimumKeyBits fail): instance numbering, cv= (none on the first set, pass
+on the rest), the newest ARC-Message-Signature, then every ARC-Seal. Authentication-Results
+shows "arc=pass header.oldest-pass=0 smtp.remote-ip=192.0.2.7" (fail and temperror with a
+reason) when the message carries ARC header fields; the log line always says arc=, and
+arc_chain= lists each set: instance, sealer, cv=, and what its signatures gave.
+To see one message's chain: authmilter-check arc -c THIS-FILE MESSAGE.eml)"},
     {"DMARC reports",
      R"(RFC 9990 aggregate reports. With ReportStore set, the daemon records each DMARC
 evaluation of a domain whose record has rua= (counted by identical result; never in the
@@ -665,6 +675,8 @@ std::span<const SettingSection> settingSections() { return kSections; }
 std::span<const SettingDef> settingDefs() {
   static const std::vector<SettingDef> all = [] {
     std::vector<SettingDef> v(std::begin(kSettings), std::end(kSettings));
+    const auto arc = arcSettingDefs();
+    v.insert(v.end(), arc.begin(), arc.end());
     const auto reports = reportSettingDefs();
     v.insert(v.end(), reports.begin(), reports.end());
     return v;

@@ -157,6 +157,7 @@ Transaction::End Transaction::endOfMessage(std::string_view queueId) {
   if (!m.from) readFrom();  // the MTA sent no end-of-headers event
   Verdict v = pipeline_.run([&](Stage& s) { return s.onEndOfMessage(connection_, m); });
   v = stronger(pending_, v);
+  if (!v.stops()) v = stronger(v, pipeline_.run([&](Stage& s) { return s.onFinish(connection_, m); }));
   if (!v.stops()) {
     // RFC 8601 §5: remove every Authentication-Results claiming our authserv-id, last to
     // first, so each deletion leaves the indexes still to come unchanged (CVE-2022-48521).

@@ -72,7 +72,7 @@ std::string AggregateRecord::key() const {
   std::string out;
   for (const std::string* field : {&policyDomain, &rua, &day, &p, &sp, &np, &adkim, &aspf, &testing, &psd,
                                    &discovery, &sourceIp, &disposition, &dkimAligned, &spfAligned, &override,
-                                   &headerFrom, &envelopeFrom, &spfDomain, &spfScope, &spfResult}) {
+                                   &headerFrom, &envelopeFrom, &spfDomain, &spfScope, &spfResult, &overrideComment}) {
     put(out, *field);
     out += '\t';
   }
@@ -92,10 +92,12 @@ std::optional<AggregateRecord> AggregateRecord::fromKey(std::string_view key) {
   AggregateRecord r;
   std::string* fields[] = {&r.policyDomain, &r.rua, &r.day, &r.p, &r.sp, &r.np, &r.adkim, &r.aspf, &r.testing,
                            &r.psd, &r.discovery, &r.sourceIp, &r.disposition, &r.dkimAligned, &r.spfAligned,
-                           &r.override, &r.headerFrom, &r.envelopeFrom, &r.spfDomain, &r.spfScope, &r.spfResult};
+                           &r.override, &r.headerFrom, &r.envelopeFrom, &r.spfDomain, &r.spfScope, &r.spfResult,
+                           &r.overrideComment};
   constexpr size_t kFields = sizeof fields / sizeof fields[0];
-  if (raw.size() != kFields + 1) return std::nullopt;
-  for (size_t i = 0; i < kFields; ++i) {
+  // Keys stored before overrideComment existed have one field less.
+  if (raw.size() != kFields + 1 && raw.size() != kFields) return std::nullopt;
+  for (size_t i = 0; i + 1 < raw.size(); ++i) {
     auto value = unescape(raw[i]);
     if (!value) return std::nullopt;
     *fields[i] = std::move(*value);
@@ -134,7 +136,10 @@ std::optional<AggregateRecord> aggregateRecordOf(const pipeline::Message& m, std
   if (r.disposition.empty()) r.disposition = "none";
   r.dkimAligned = o.dkimAligned.empty() ? "fail" : "pass";
   r.spfAligned = o.spfAligned ? "pass" : "fail";
-  if (!o.lowered.empty()) {
+  if (m.dmarc->override) {
+    r.override = m.dmarc->override->type;  // ARCTrustedSealers
+    r.overrideComment = m.dmarc->override->comment;
+  } else if (!o.lowered.empty()) {
     r.override = o.lowered.starts_with("t=") ? "policy_test_mode" : "sampled_out";
   } else if (o.result == dmarc::Result::Fail && m.dmarc->applied != o.disposition) {
     r.override = "local_policy";  // RejectFailures no

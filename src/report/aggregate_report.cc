@@ -74,7 +74,7 @@ class Writer {
 };
 
 // RFC 9990 has no pct= and so no "sampled_out": an RFC 7489 pct= sample is "other".
-void writeReason(Writer& w, std::string_view override) {
+void writeReason(Writer& w, std::string_view override, std::string_view comment) {
   if (override.empty()) return;
   w.start("reason");
   if (override == "sampled_out") {
@@ -82,6 +82,7 @@ void writeReason(Writer& w, std::string_view override) {
     w.element("comment", "sampled out by pct= (RFC 7489)");
   } else {
     w.element("type", override);
+    w.optional("comment", comment);
   }
   w.end();
 }
@@ -111,7 +112,7 @@ void writeRecord(Writer& w, const CountedRecord& counted) {
   w.element("disposition", pass ? "pass" : r.disposition);  // RFC 9990: "pass" when DMARC passed
   w.element("dkim", r.dkimAligned);
   w.element("spf", r.spfAligned);
-  writeReason(w, r.override);
+  writeReason(w, r.override, r.overrideComment);
   w.end();
   w.end();
   w.start("identifiers");

@@ -130,12 +130,15 @@ AuthservIdClaim claimOf(std::string_view value, std::string_view ourId) {
 namespace {
 
 // "p=reject sp=none dis=reject": the published policy and what this message got.
-std::string policyComment(const dmarc::Outcome& o, dmarc::Policy applied) {
+std::string policyComment(const dmarc::Outcome& o, dmarc::Policy applied,
+                          const std::optional<pipeline::PolicyOverride>& override) {
   const dmarc::Record& r = *o.record;
   std::string out = "p=" + std::string(dmarc::toString(r.p));
   if (r.sp != dmarc::Policy::Unset) out += " sp=" + std::string(dmarc::toString(r.sp));
   if (r.np != dmarc::Policy::Unset) out += " np=" + std::string(dmarc::toString(r.np));
-  return out + " dis=" + std::string(dmarc::toString(applied));
+  out += " dis=" + std::string(dmarc::toString(applied));
+  if (override) out += " override=" + override->type + " " + override->comment;
+  return out;
 }
 
 pipeline::AuthResult spfResult(const pipeline::SpfCheck& c) {
@@ -145,6 +148,13 @@ pipeline::AuthResult spfResult(const pipeline::SpfCheck& c) {
 }
 
 }  // namespace
+
+pipeline::AuthResult arcAuthResult(const pipeline::ArcOutcome& arc) {
+  pipeline::AuthResult ar{"arc", std::string(pipeline::toString(arc.result)), arc.reason, {}};
+  if (arc.result == pipeline::AuthStatus::Pass) ar.properties.emplace_back("header.oldest-pass", std::to_string(arc.oldestPass));
+  if (!arc.remoteIp.empty()) ar.properties.emplace_back("smtp.remote-ip", arc.remoteIp);
+  return ar;
+}
 
 std::vector<pipeline::AuthResult> authResultsOf(const pipeline::Message& m) {
   using pipeline::Skip;
@@ -166,13 +176,14 @@ std::vector<pipeline::AuthResult> authResultsOf(const pipeline::Message& m) {
     }
     if (m.dkim->signatures.empty()) out.push_back({"dkim", "none", {}, {}});
   }
+  if (m.arc && m.arc->skipped == Skip::None && m.arc->carried) out.push_back(arcAuthResult(*m.arc));
   if (m.dmarc && m.dmarc->skipped == Skip::None) {
     if (!m.dmarc->malformedFrom.empty()) {
       out.push_back({"dmarc", "permerror", m.dmarc->malformedFrom, {}});
     } else if (const auto& o = m.dmarc->evaluation) {
       pipeline::AuthResult ar{"dmarc", std::string(dmarc::toString(o->result)), {}, {{"header.from", o->authorDomain}}};
       if (o->result == dmarc::Result::TempError || o->result == dmarc::Result::PermError) ar.reason = o->reason;
-      if (o->record && o->result != dmarc::Result::PermError) ar.comment = policyComment(*o, m.dmarc->applied);
+      if (o->record && o->result != dmarc::Result::PermError) ar.comment = policyComment(*o, m.dmarc->applied, m.dmarc->override);
       out.push_back(std::move(ar));
     }
   }

@@ -77,9 +77,41 @@ void dmarc(Fields& f, const pipeline::DmarcOutcome& d) {
     std::string disposition(dmarc::toString(o.disposition));
     if (!o.lowered.empty()) disposition += " (" + o.lowered + ")";
     f.emplace_back("dmarc_dis", disposition);
-    if (d.applied != o.disposition) f.emplace_back("dmarc_action", "none (RejectFailures no)");
+    if (d.override) {
+      f.emplace_back("dmarc_action", "none (" + d.override->type + ": " + d.override->comment + ")");
+    } else if (d.applied != o.disposition) {
+      f.emplace_back("dmarc_action", "none (RejectFailures no)");
+    }
   }
   if (!o.reason.empty()) f.emplace_back("dmarc_why", o.reason);
+}
+
+// arc=pass arc_sets=2 arc_oldest_pass=0
+//   arc_chain="1:lists.example:cv=none:ams=pass:as=pass 2:fwd.example:cv=pass:ams=pass:as=pass"
+// Only for a message that carries ARC header fields (as in Authentication-Results).
+void arc(Fields& f, const pipeline::ArcOutcome& a) {
+  if (a.skipped != pipeline::Skip::None || !a.carried) return;
+  f.emplace_back("arc", std::string(pipeline::toString(a.result)));
+  if (a.sets > 0) f.emplace_back("arc_sets", std::to_string(a.sets));
+  if (a.result == pipeline::AuthStatus::Pass) f.emplace_back("arc_oldest_pass", std::to_string(a.oldestPass));
+  std::string chain;
+  for (const auto& s : a.chain) {
+    if (!chain.empty()) chain += ' ';
+    chain += std::to_string(s.instance) + ":" + s.domain + ":cv=" + s.cv + ":ams=" + s.ams + ":as=" + s.seal;
+  }
+  if (!chain.empty()) f.emplace_back("arc_chain", chain);
+  if (!a.reason.empty()) f.emplace_back("arc_why", a.reason);
+}
+
+void arcSeal(Fields& f, const pipeline::ArcSealOutcome& s) {
+  switch (s.kind) {
+    case pipeline::ArcSealOutcome::Kind::Sealed:
+      f.emplace_back("arc_seal", "i=" + std::to_string(s.instance) + " cv=" + s.cv + " d=" + s.domain + " s=" + s.selector);
+      return;
+    case pipeline::ArcSealOutcome::Kind::NotSealed: f.emplace_back("arc_seal", "none"); break;
+    case pipeline::ArcSealOutcome::Kind::Failed: f.emplace_back("arc_seal", "error"); break;
+  }
+  f.emplace_back("arc_seal_why", s.why);
 }
 
 void signing(Fields& f, const pipeline::SignOutcome& s) {
@@ -106,8 +138,10 @@ std::vector<std::pair<std::string, std::string>> logFieldsOf(const pipeline::Mes
   if (m.trust.ignored) f.emplace_back("ignored", "yes");
   if (m.spf) spf(f, *m.spf);
   if (m.dkim) dkim(f, *m.dkim);
+  if (m.arc) arc(f, *m.arc);
   if (m.dmarc) dmarc(f, *m.dmarc);
   if (m.signing) signing(f, *m.signing);
+  if (m.arcSeal) arcSeal(f, *m.arcSeal);
   if (m.removedAuthResults > 0) f.emplace_back("removed_ar", std::to_string(m.removedAuthResults));
   if (m.removedLookalikes > 0) f.emplace_back("removed_ar_lookalike", std::to_string(m.removedLookalikes));
   return f;

@@ -2,6 +2,7 @@
 #include "authmilter/runtime/runtime.h"
 
 #include "authmilter/dns/caching_resolver.h"
+#include "authmilter/stages/arc_stage.h"
 #include "authmilter/stages/dkim_sign_stage.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
@@ -57,10 +58,18 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
     r->stages.push_back(std::make_shared<stages::DkimVerifyStageFactory>(
         stages::DkimVerifyOptions{checkPolicy(c), c.dkimOptions, c.lBodyAccept}, r->resolver));
   }
+  if (c.arcVerify || c.arcSealInbound || c.arcSealOutbound) {
+    r->stages.push_back(std::make_shared<stages::ArcStageFactory>(
+        stages::ArcOptions{checkPolicy(c), c.arcVerify, c.arcSealInbound, c.arcSealOutbound,
+                           c.arcSealKey ? &*c.arcSealKey : nullptr, c.signHeaders, c.authservId,
+                           arc::VerifyOptions{c.dkimOptions.minKeyBits}, c.dkimOptions.maxHeaderBytes},
+        r->resolver));
+  }
   if (c.dmarcCheck) {
     r->stages.push_back(std::make_shared<stages::DmarcStageFactory>(
         stages::DmarcOptions{checkPolicy(c), c.dmarcOptions, c.rejectFailures,
-                             c.quarantineAction == config::Config::QuarantineAction::Header, c.rejectMalformedFrom},
+                             c.quarantineAction == config::Config::QuarantineAction::Header, c.rejectMalformedFrom,
+                             c.hasArcTrustedSealers ? &c.arcTrustedSealers : nullptr},
         r->resolver));
   }
   if (c.signer) {

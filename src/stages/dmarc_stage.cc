@@ -1,6 +1,8 @@
 // DMARC stage (see the header).
 #include "authmilter/stages/dmarc_stage.h"
 
+#include <algorithm>
+
 #include "authmilter/mail/from.h"
 #include "authmilter/util/strings.h"
 
@@ -44,12 +46,38 @@ class DmarcStage : public pipeline::Stage {
     o.sourceIp = connection.address->toString();  // the trust fact made sure there is one
 
     out.applied = o.result == dmarc::Result::Fail && options_.rejectFailures ? o.disposition : dmarc::Policy::None;
+    if (o.result == dmarc::Result::Fail && o.disposition != dmarc::Policy::None && message.arc) {
+      const auto sealers = trustedSealers(*message.arc);
+      if (sealers && message.arc->result == pipeline::AuthStatus::Pass) {
+        out.override = pipeline::PolicyOverride{"trusted_forwarder", "arc=pass " + *sealers};
+        out.applied = dmarc::Policy::None;
+      } else if (sealers && message.arc->result == pipeline::AuthStatus::TempError &&
+                 out.applied != dmarc::Policy::None) {
+        // The chain might have saved it: DNS trouble is never a verdict.
+        out.evaluation = std::move(o);
+        return Verdict::dnsTempfail("ARC", message.arc->chain.back().domain, message.arc->reason);
+      }
+    }
     const Verdict verdict = decide(message, o, out.applied);
     out.evaluation = std::move(o);
     return verdict;
   }
 
  private:
+  // "as[2].d=fwd.example as[1].d=lists.example" when every sealer from the newest set down to
+  // the oldest-pass one is in ARCTrustedSealers (oldest-pass 0: all of them); nullopt if not.
+  std::optional<std::string> trustedSealers(const pipeline::ArcOutcome& arc) const {
+    if (options_.arcTrustedSealers == nullptr || arc.chain.empty()) return std::nullopt;
+    const unsigned oldest = std::max(arc.oldestPass, 1u);
+    std::string names;
+    for (auto it = arc.chain.rbegin(); it != arc.chain.rend() && it->instance >= oldest; ++it) {
+      const auto domain = policy::normalizeDomain(it->domain);
+      if (!domain || !options_.arcTrustedSealers->contains(*domain)) return std::nullopt;
+      names += (names.empty() ? "" : " ") + ("as[" + std::to_string(it->instance) + "].d=" + *domain);
+    }
+    return names;
+  }
+
   Verdict decide(Message& message, const dmarc::Outcome& o, dmarc::Policy applied) const {
     const std::string domain = util::sanitize(o.authorDomain);
     if (o.result == dmarc::Result::TempError && options_.check.tempfailOnDnsError) {

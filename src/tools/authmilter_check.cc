@@ -2,6 +2,7 @@
 // What a postmaster runs when a sender complains.
 //   authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]
 //   authmilter-check dkim FILE.eml [-c FILE] [--nameserver ADDR[:PORT]]
+//   authmilter-check arc FILE.eml [-c FILE] [--nameserver ADDR[:PORT]]
 //   authmilter-check dmarc FILE.eml --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]
 #include <algorithm>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "authmilter/arc/arc.h"
 #include "authmilter/config/config.h"
 #include "authmilter/dkim/verifier.h"
 #include "authmilter/dns/ldns_resolver.h"
@@ -36,6 +38,7 @@ constexpr int kExitUsage = 2;
 void usage(std::ostream& out) {
   out << "usage: authmilter-check spf --ip IP --helo NAME --from ADDR [-c FILE] [--nameserver ADDR[:PORT]]...\n"
          "       authmilter-check dkim MESSAGE-FILE [-c FILE] [--nameserver ADDR[:PORT]]...\n"
+         "       authmilter-check arc MESSAGE-FILE [-c FILE] [--nameserver ADDR[:PORT]]...\n"
          "       authmilter-check dmarc MESSAGE-FILE --ip IP --helo NAME --from ADDR [-c FILE]\n"
          "                              [--nameserver ADDR[:PORT]]...\n"
          "  Runs the SPF checks of a message from client IP that said HELO NAME and MAIL FROM:<ADDR>\n"
@@ -45,6 +48,8 @@ void usage(std::ostream& out) {
          "  --nameserver overrides its servers. No cache: every lookup goes to the servers.\n"
          "  dkim verifies every DKIM-Signature of a message file (CRLF or bare LF line ends) and\n"
          "  prints each verdict and why; -c also takes MaximumSignatures and MinimumKeyBits.\n"
+         "  arc validates the ARC chain of a message file (RFC 8617) and prints arc=pass|fail|none\n"
+         "  (or temperror), then each ARC set: instance, sealer, cv= and what failed.\n"
          "  dmarc runs SPF, DKIM and DMARC on a message file as the milter does for an\n"
          "  unauthenticated client outside TrustedNetworks, prints every step and DMARC lookup,\n"
          "  the Authentication-Results header the milter would add and the action it would take;\n"
@@ -225,6 +230,32 @@ int checkDkim(Args& args) {
   return temporary ? kExitTemporary : kExitResult;
 }
 
+int checkArc(Args& args) {
+  if (args.positional.size() != 1) {
+    std::cerr << "authmilter-check: arc needs one message file\n";
+    usage(std::cerr);
+    return kExitUsage;
+  }
+  std::string message;
+  if (!readMessage(args, &message)) return kExitUsage;
+  arc::VerifyOptions options;
+  if (args.config) options.minKeyBits = args.config->dkimOptions.minKeyBits;
+  const auto dnsOptions = resolverOptions(args);
+  dns::LdnsResolver resolver(dnsOptions);
+  const auto chain = arc::validateMessage(message, resolver, options);
+  std::cout << "arc=" << arc::toString(chain.result);
+  if (chain.result == arc::Result::Pass) std::cout << " header.oldest-pass=" << chain.oldestPass;
+  std::cout << "  (" << chain.sets << (chain.sets == 1 ? " set" : " sets") << ", " << args.positional[0] << " via "
+            << serverList(dnsOptions) << ")\n";
+  if (!chain.reason.empty()) std::cout << "  why: " << chain.reason << "\n";
+  for (auto it = chain.details.rbegin(); it != chain.details.rend(); ++it) {
+    std::cout << "set i=" << it->instance << ": d=" << it->domain << " s=" << it->selector << " cv=" << it->cv
+              << "  ams=" << arc::toString(it->ams) << " as=" << arc::toString(it->seal) << "\n";
+    if (!it->problem.empty()) std::cout << "  failed: " << it->problem << "\n";
+  }
+  return chain.result == arc::Result::TempError ? kExitTemporary : kExitResult;
+}
+
 int checkDmarc(Args& args) {
   const auto envelope = envelopeArgs(args, "dmarc", 1);
   if (!envelope) return kExitUsage;
@@ -312,6 +343,10 @@ int main(int argc, char** argv) {
   if (command == "dkim") {
     if (!parseArgs(argc, argv, {}, args)) return kExitUsage;
     return checkDkim(args);
+  }
+  if (command == "arc") {
+    if (!parseArgs(argc, argv, {}, args)) return kExitUsage;
+    return checkArc(args);
   }
   if (command == "dmarc") {
     if (!parseArgs(argc, argv, {"--ip", "--helo", "--from"}, args)) return kExitUsage;

@@ -140,7 +140,7 @@ TEST_F(DkimMilterTest, TrustedClientsAreNotVerified) {
 }
 
 TEST_F(DkimMilterTest, NoBodyOrHeaderCallbacksWhenSwitchedOff) {
-  start("DKIMVerify no\n");
+  start("DKIMVerify no\nARCVerify no\n");
   MilterClient c = MilterClient::connectUnix(daemon_->unixPath());
   const Negotiated n = c.negotiate();
   EXPECT_TRUE(n.protocol & SMFIP_NOBODY);

@@ -36,6 +36,7 @@ constexpr const char* kBaseConf =
     "ShutdownTimeout 5\n"
     "SPFCheck no\n"  // these tests are about the milter itself; the stages have their own
     "DKIMVerify no\n"
+    "ARCVerify no\n"
     "DMARCCheck no\n";
 
 class MilterDaemonTest : public MilterTestFixture {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "authmilter/config/config_error.h"
+#include "authmilter/arc/arc.h"
 #include "authmilter/dkim/signer.h"
 #include "authmilter/dkim/signing_table.h"
 #include "authmilter/dkim/verifier.h"
@@ -92,6 +93,15 @@ struct Config {
   dkim::SigningTable signingTable;
   std::shared_ptr<const dkim::Signer> signer;
   std::vector<std::string> signingDaemons;     // SigningDaemons: {daemon_name}s whose mail is signed
+  std::vector<std::string> signHeaders;        // SignHeaders (also what our ARC sets sign)
+
+  // ARC (RFC 8617): validate chains; seal mail from other hosts (inbound) and/or from our
+  // own senders (outbound) with sealKey; trustedSealers may lift a DMARC failure.
+  bool arcVerify = true;
+  bool arcSealInbound = false, arcSealOutbound = false;
+  std::optional<arc::SealKey> arcSealKey;
+  policy::DomainSet arcTrustedSealers;
+  bool hasArcTrustedSealers = false;
 
   // DMARC reports: the daemon records into reportStore (empty: nothing is recorded);
   // authmilter-report reads the rest.

@@ -51,6 +51,7 @@ struct SettingSection {
 std::span<const SettingDef> settingDefs();
 std::span<const SettingSection> settingSections();
 std::span<const SettingDef> reportSettingDefs();  // settings_report.cc; part of settingDefs()
+std::span<const SettingDef> arcSettingDefs();     // settings_arc.cc; part of settingDefs()
 std::string_view settingsIntro();  // what the file is, its syntax, reloading
 const SettingDef* findSetting(std::string_view name);  // case-insensitive
 

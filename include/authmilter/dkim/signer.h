@@ -17,11 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "authmilter/dkim/canonical.h"
 #include "authmilter/dkim/signing_table.h"
 
 namespace authmilter::dkim {
-
-enum class Canonicalization { Simple, Relaxed };
 
 struct SignOptions {
   Canonicalization header = Canonicalization::Relaxed;  // Canonicalization header/body
@@ -76,7 +75,6 @@ class Signing {
   bool finish(std::vector<MadeSignature>* signatures, std::string* error);
 
  private:
-  class BodyHash;
   std::string signatureFor(const SignatureSpec& spec, const std::string& bodyHash, long long now,
                            std::string* error) const;
 
@@ -84,9 +82,9 @@ class Signing {
   std::vector<SignatureSpec> specs_;
   std::string id_;
   std::vector<std::pair<std::string, std::string>> headers_;  // until the end of the headers
-  std::string headerList_;       // h=, names joined by ':'
+  std::vector<std::string> headerList_;  // h=
   std::string canonicalHeaders_;  // the selected headers, canonicalized, in h= order
-  std::unique_ptr<BodyHash> body_;
+  std::unique_ptr<BodyHasher> body_;
 };
 
 // A whole message (a file's text, CRLF or bare LF) signed with `specs`; for tests and tools.

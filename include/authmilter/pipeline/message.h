@@ -66,8 +66,10 @@ struct Message {
   // What the checks found (nullopt: that check is switched off or never got to run).
   std::optional<SpfOutcome> spf;                // at MAIL FROM
   std::optional<DkimOutcome> dkim;              // at end of message
+  std::optional<ArcOutcome> arc;                // at end of message (ARCVerify)
   std::optional<DmarcOutcome> dmarc;            // at end of message
   std::optional<SignOutcome> signing;           // at end of message, for mail that is ours
+  std::optional<ArcSealOutcome> arcSeal;        // after end of message (ARCSealing)
   std::vector<HeaderEdit> headerEdits;
   // Forged Authentication-Results the transaction removes (for the log line).
   size_t removedAuthResults = 0;

@@ -66,8 +66,44 @@ struct DkimOutcome {
   size_t unchecked = 0;                          // past MaximumSignatures
 };
 
+// One ARC set as the chain states it, and what checking it found.
+struct ArcSetOutcome {
+  unsigned instance = 0;
+  std::string domain, selector, cv;  // the sealer (ARC-Seal d=, s=) and the cv= it stated
+  std::string ams, seal;             // "pass", "fail", "temperror", "-" (not checked)
+  std::string problem;               // what failed in this set
+};
+
+// The ARC chain the message arrived with (RFC 8617 §5.2). Authentication-Results shows it
+// (arc=) only when the message carries ARC header fields; the log line always.
+struct ArcOutcome {
+  Skip skipped = Skip::None;
+  AuthStatus result = AuthStatus::None;  // none, pass, fail, temperror
+  std::string reason;                    // fail/temperror: why
+  unsigned sets = 0;
+  unsigned oldestPass = 0;               // pass: 0 = every ARC-Message-Signature validates
+  bool carried = false;                  // the message has ARC header fields
+  std::string remoteIp;                  // smtp.remote-ip
+  std::vector<ArcSetOutcome> chain;      // by instance
+};
+
+// Our own ARC set (ARCSealing).
+struct ArcSealOutcome {
+  enum class Kind { Sealed, NotSealed, Failed } kind = Kind::NotSealed;
+  unsigned instance = 0;
+  std::string cv, domain, selector;  // Sealed
+  std::string why;                   // NotSealed, Failed
+};
+
+// A DMARC failure we did not act on because of local policy, and why (RFC 9990 <reason>).
+struct PolicyOverride {
+  std::string type;     // "trusted_forwarder"
+  std::string comment;  // "arc=pass as[1].d=lists.example"
+};
+
 struct DmarcOutcome {
   Skip skipped = Skip::None;
+  std::optional<PolicyOverride> override;     // ARCTrustedSealers made the disposition none
   std::string malformedFrom;                 // the From header could not be read: why (permerror)
   std::optional<dmarc::Outcome> evaluation;  // the evaluation, when there was one
   dmarc::Policy applied = dmarc::Policy::None;  // what we did about it (RejectFailures no: none)

@@ -1,5 +1,5 @@
 // The per-connection pipeline: the stages in their fixed order (relay policy -> SPF ->
-// DKIM verify -> DMARC -> DKIM sign), each event fanned out until a stage stops it.
+// DKIM verify -> ARC -> DMARC -> DKIM sign), each event fanned out until a stage stops it.
 #pragma once
 
 #include <functional>

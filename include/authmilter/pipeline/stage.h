@@ -28,6 +28,7 @@ enum Hook : uint32_t {
   kHookEndOfHeaders = 1u << 5,
   kHookBody = 1u << 6,
   kHookEndOfMessage = 1u << 7,
+  kHookFinish = 1u << 8,
 };
 
 class Stage {
@@ -42,6 +43,9 @@ class Stage {
   virtual Verdict onEndOfHeaders(const Connection&, Message&) { return {}; }
   virtual Verdict onBody(const Connection&, Message&, std::string_view) { return {}; }
   virtual Verdict onEndOfMessage(const Connection&, Message&) { return {}; }
+  // After every stage's end of message, when none stopped it: every outcome is recorded, so
+  // what Authentication-Results will say is known (ARC sealing copies it).
+  virtual Verdict onFinish(const Connection&, Message&) { return {}; }
   // The message ended (after end of message, or without it: refused at MAIL FROM, SMTP
   // RSET, abort, dropped connection): drop per-message state. Another message may follow
   // on the same connection.

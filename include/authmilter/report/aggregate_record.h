@@ -36,6 +36,7 @@ struct AggregateRecord {
   std::string dkimAligned;   // "pass" or "fail"
   std::string spfAligned;    // "pass" or "fail"
   std::string override;      // the reason we applied less than the policy asked, if any
+  std::string overrideComment;  // its <comment>: "arc=pass as[1].d=lists.example"
   // <identifiers>
   std::string headerFrom, envelopeFrom;
   // <auth_results>

@@ -20,9 +20,12 @@ inline constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
 std::string formatAuthResults(std::string_view authservId, const std::vector<pipeline::AuthResult>& results);
 
 // The results of `message`'s typed outcomes, in order: auth (SMTP AUTH), spf (MAIL FROM,
-// then HELO), dkim (each signature, or none), dmarc. A check that left the message alone,
+// then HELO), dkim (each signature, or none), arc (when the message carries ARC header
+// fields), dmarc. A check that left the message alone,
 // or did not run, has none.
 std::vector<pipeline::AuthResult> authResultsOf(const pipeline::Message& message);
+// arc=RESULT header.oldest-pass=N smtp.remote-ip=IP (RFC 8617 §10.1; oldest-pass on a pass).
+pipeline::AuthResult arcAuthResult(const pipeline::ArcOutcome& arc);
 // Our header value for `message`.
 inline std::string authResultsHeader(std::string_view authservId, const pipeline::Message& message) {
   return formatAuthResults(authservId, authResultsOf(message));

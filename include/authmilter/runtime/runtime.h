@@ -1,6 +1,7 @@
 // What the daemon runs with: the immutable settings of one configuration snapshot, the one
 // resolver and cache every check shares, and the stage factories in pipeline order (relay
-// policy -> SPF -> DKIM verify -> DMARC -> DKIM sign), each given only its own options.
+// policy -> SPF -> DKIM verify -> ARC -> DMARC -> DKIM sign; ARC seals after them all),
+// each given only its own options.
 // Sessions hold a shared_ptr to the runtime they started with; a reload builds a new one
 // (so SIGHUP also empties the DNS cache). Adding a stage means one line in runtime.cc.
 #pragma once

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "authmilter/arc/arc.h"
 #include "authmilter/dkim/signer.h"
 #include "authmilter/dkim/signing_table.h"
 #include "authmilter/dkim/verifier.h"
@@ -55,6 +56,21 @@ struct DmarcOptions {
   bool rejectFailures = true;       // RejectFailures
   bool quarantineByHeader = false;  // QuarantineAction header
   bool rejectMalformedFrom = true;  // RejectMalformedFrom
+  // ARCTrustedSealers: a failing message whose ARC chain passes, sealed by these domains
+  // (every sealer from the newest set down to the oldest-pass one), gets disposition none.
+  const policy::DomainSet* arcTrustedSealers = nullptr;
+};
+
+struct ArcOptions {
+  CheckPolicy check;
+  bool verify = true;                 // ARCVerify
+  bool sealInbound = false;           // ARCSealing inbound|all: mail the checks ran on
+  bool sealOutbound = false;          // ARCSealing outbound|all: our own senders' mail
+  const arc::SealKey* sealKey = nullptr;  // ARCSealKey
+  std::vector<std::string> signHeaders;   // what our ARC-Message-Signature covers (SignHeaders)
+  std::string authservId;
+  arc::VerifyOptions verifyOptions;   // MinimumKeyBits
+  size_t maxHeaderBytes = 1 << 20;    // DKIMMaxHeaderBytes
 };
 
 struct DkimSignOptions {
