@@ -133,6 +133,7 @@ class World:
         (d / "sender-logins").write_text("alice@local.test alice@local.test\nalice alice@local.test\n")
         (d / "keytable").write_text(f"local local.test:rsa2048:{d}/rsa.key\nlocal local.test:ed25519:{d}/ed.key\n")
         (d / "signingtable").write_text("local.test local\n")
+        (d / "arc-sealers").write_text("local.test\n")  # our own list host, as a receiver trusts it
         (d / "authmilter.conf").write_text(f"""\
 Socket unix:{d}/authmilter.sock
 UMask 000
@@ -153,6 +154,9 @@ ReportStore sqlite:{d}/reports.db
 ReportEmail dmarc-reports@local.test
 ReportOrgName Local Test Mail
 ReportCommand {self.mta.report_command}
+ARCSealing outbound
+ARCSealKey local.test:rsa2048:{d}/rsa.key
+ARCTrustedSealers arc-sealers
 """)
 
     def start_authmilter(self):
@@ -491,6 +495,62 @@ def milter_down_tempfails_and_loses_nothing(w):
         s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
         check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
         our_ar(w.delivered(mid))
+
+
+def as_list_resends(raw, subject_tag="[list] "):
+    """What a mailing list manager makes of a delivered message: Subject tagged, List-Id and a
+    footer added (the author's DKIM signature breaks), re-signed by the list as local.test."""
+    head, body = raw.decode().split("\r\n\r\n", 1)
+    head = re.sub(r"(?m)^Subject: ", "Subject: " + subject_tag, head) + "\r\nList-Id: <list.local.test>"
+    data = (head + "\r\n\r\n" + body + "-- \r\nlist@local.test\r\n").encode()
+    key = (pathlib.Path(__file__).resolve().parents[1] / "data/dkim/rsa2048.pem").read_bytes()
+    sig = dkim.sign(data, b"rsa2048", b"local.test", key, include_headers=[b"from", b"subject", b"list-id"])
+    return sig + data
+
+
+@scenario
+def list_sealed_mail_of_a_reject_domain_passes_a_trusting_receiver(w):
+    # The author (example.com, p=reject) writes to our list; our MX checks it (dkim and dmarc
+    # pass, in our Authentication-Results).
+    mid = new_id("arc-author")
+    s = w.swaks(port=w.mta.port, sender="alice@example.com", to="list@local.test",
+                data=sign_as_example_com(w, message(mid, "alice@example.com", "list@local.test", "hello list")))
+    check(s.result.returncode == 0, s.transcript)
+    received = w.delivered(mid)
+    check("dmarc=pass" in our_ar(received), our_ar(received))
+    # The list manager on a trusted host changes it, re-signs it and sends it to a subscriber
+    # through the MTA: authmilter seals it (ARCSealing outbound), copying the results of that
+    # inbound pass into its ARC-Authentication-Results.
+    resent = as_list_resends(received)
+    path = w.dir / "list-resent.eml"
+    path.write_bytes(resent.replace(f"<{mid}>".encode(), f"<{mid}.list>".encode()))
+    s = Swaks(["swaks", "--server", f"127.0.0.1:{w.mta.port}", "--local-interface", "127.0.0.1", "--helo",
+               "mx.local.test", "--from", "list-bounces@local.test", "--to", "carol@remote.test", "--data",
+               str(path), "--timeout", str(int(TIMEOUT))])
+    check(s.result.returncode == 0, s.transcript)
+    sealed = w.delivered(f"{mid}.list")
+    aar = header_values(sealed, "ARC-Authentication-Results")
+    check(len(aar) == 1 and aar[0].startswith("i=1; mx.local.test;") and "dmarc=pass" in aar[0], f"AAR: {aar}")
+    check(header_values(sealed, "ARC-Seal")[0].startswith("i=1; cv=none;"), "no ARC-Seal i=1 cv=none")
+    check(w.log_lines(f"arc_seal=\"i=1 cv=none d=local.test s=rsa2048\""), "no arc_seal= in the log")
+    # A receiver that trusts local.test as a sealer (here: our own MX, from outside) takes it
+    # although DMARC fails (the author's signature broke, the list's does not align) ...
+    mid2 = f"{mid}.list.2"  # in a header no signature covers: the message is as sealed
+    again = w.swaks(port=w.mta.port, sender="list-bounces@local.test", to="bob@local.test",
+                    data=f"X-Test-Copy: <{mid2}>\r\n" + sealed.decode())
+    check(again.result.returncode == 0, again.transcript)
+    ar = our_ar(w.delivered(mid2))
+    check("arc=pass header.oldest-pass=0 smtp.remote-ip=127.0.0.10" in ar, ar)
+    check("dmarc=fail (p=reject dis=none override=trusted_forwarder arc=pass as[1].d=local.test)" in ar, ar)
+    # ... and refuses the same changed message sealed by a sealer it does not trust.
+    untrusted = resent.replace(f"<{mid}>".encode(), f"<{mid}.x>".encode())
+    key = (w.src / "tests/data/dkim/rsa2048.pem").read_bytes()
+    arc_set = dkim.arc_sign(b"Authentication-Results: lists.example; arc=none\r\n" + untrusted, b"rsa2048",
+                            b"example.com", key, b"lists.example")
+    refused = w.swaks(port=w.mta.port, sender="list-bounces@local.test", to="bob@local.test",
+                      data=(b"".join(arc_set) + untrusted).decode())
+    check(refused.has_reply(r"550 5\.7\.1"), refused.transcript)
+    check(w.not_delivered(f"{mid}.x"), "the untrusted chain was delivered")
 
 
 @scenario
