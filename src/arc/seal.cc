@@ -42,6 +42,7 @@ std::optional<SealedSet> seal(const Collector& message, const ChainResult& chain
     std::string lower = util::toLower(name);
     if (util::listed(request.signHeaders, lower) && !isArcHeader(lower)) names.push_back(std::move(lower));
   }
+  if (names.empty()) names.push_back("from");  // h= may not be empty: sign the From it lacks
   dkim::FieldFolder ams(kMessageSignatureHeader);
   ams.add("", instance);
   ams.add(" ", algorithm);
@@ -49,7 +50,7 @@ std::optional<SealedSet> seal(const Collector& message, const ChainResult& chain
   ams.add(" ", "d=" + request.key->domain + ";");
   ams.add(" ", "s=" + request.key->selector + ";");
   ams.add(" ", t);
-  if (!names.empty()) ams.addHeaderList(names);
+  ams.addHeaderList(names);
   ams.add(" ", "bh=" + *bodyHash + ";");
   ams.add(" ", "b=");
   std::string data;

@@ -100,6 +100,10 @@ class ArcStage : public pipeline::Stage {
   Verdict onFinish(const Connection& connection, Message& message) override {
     if (!seal_ || !collector_) return {};
     auto& out = message.arcSeal.emplace();
+    if (collector_->overflow()) {
+      out.why = "the header section is larger than DKIMMaxHeaderBytes";
+      return {};
+    }
     // What we say about the chain: our inbound pass's verdict for a list re-sending through
     // us, else what we found now.
     std::optional<arc::ChainStatus> cv;

@@ -5,7 +5,10 @@
 //
 //   milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] [--spf yes|no]
 //                [--dmarc yes|no] [--message FILE.eml] [--zone FILE] [--sign none|rsa|ed25519|both]
-//                [--report off|on|ab] [--reps N]
+//                [--report off|on|ab] [--reps N] [--conf 'Setting value']...
+//
+// --conf adds a line to the daemon's configuration (repeatable), e.g. --conf 'ARCVerify no'
+// to see what a stage costs, or --conf 'ARCSealing inbound' with an ARCSealKey.
 //
 // --report on: the daemon records every message for DMARC aggregate reports (ReportStore
 // sqlite: in its temporary directory; the message's From domain asks for reports with
@@ -57,6 +60,7 @@ struct Options {
   std::vector<std::string> signKeys;  // --sign: fixture key files to sign with (authenticated sessions)
   std::vector<bool> report = {false};  // --report: off, on, or both (A/B)
   int reps = 1;
+  std::string conf;  // --conf LINE (repeatable): more settings for the daemon, e.g. "ARCVerify no"
 };
 
 struct Run {
@@ -186,6 +190,8 @@ int main(int argc, char** argv) {
       if (value == "ed25519" || value == "both") options.signKeys.push_back("ed25519.pem");
     } else if (flag == "--report" && (value == "off" || value == "on" || value == "ab")) {
       options.report = value == "ab" ? std::vector<bool>{false, true} : std::vector<bool>{value == "on"};
+    } else if (flag == "--conf") {
+      options.conf += value + "\n";
     } else if (flag == "--reps") {
       options.reps = std::max(1, std::stoi(value));
     } else if (flag == "--socket") {
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
     } else {
       std::cerr << "usage: milter_bench [--sessions N[,N...]] [--messages M] [--socket unix|inet|both] "
                    "[--spf yes|no] [--dmarc yes|no] [--message FILE.eml] [--zone FILE] "
-                   "[--sign none|rsa|ed25519|both] [--report off|on|ab] [--reps N]\n";
+                   "[--sign none|rsa|ed25519|both] [--report off|on|ab] [--reps N] [--conf 'Setting value']...\n";
       return 64;
     }
   }
@@ -214,6 +220,7 @@ int main(int argc, char** argv) {
   std::printf("sessions: %s\n", options.signKeys.empty() ? "inbound (unauthenticated)"
                                                          : "authenticated submissions, signed with:");
   for (const auto& key : options.signKeys) std::printf("  %s\n", key.c_str());
+  if (!options.conf.empty()) std::printf("more settings:\n%s", options.conf.c_str());
   std::printf("%-6s %-7s %9s %9s %10s %8s %8s %8s %14s\n", "socket", "record", "sessions", "messages", "msgs/s",
               "p50 ms", "p99 ms", "max ms", "daemon CPU ms/msg");
   for (const auto& kind : options.sockets) {
@@ -245,7 +252,7 @@ int main(int argc, char** argv) {
       in->daemon = std::make_unique<DaemonHarness>(
           dir, "Socket " + socket + "\nLocalDomains domains\nAuthservID mx.test.example\n" +
                    (options.spf ? "" : "SPFCheck no\n") + (options.dmarc ? "" : "DMARCCheck no\n") + signing +
-                   (report ? "ReportStore sqlite:" + dir.file("reports.db") + "\n" : ""));
+                   (report ? "ReportStore sqlite:" + dir.file("reports.db") + "\n" : "") + options.conf);
       std::string records = kSpfZone;  // --report on: the DMARC record with rua= instead
       if (report) records.replace(records.find("_dmarc.remote.example."), std::string::npos, kReportZone);
       in->daemon->dns()->setZone(records + zone);

@@ -39,6 +39,22 @@ TEST(AggregateRecordTest, EveryFieldSurvivesItsKey) {
   EXPECT_FALSE(AggregateRecord::fromKey(std::string(21, '\t') + "a b"));  // a DKIM result of two parts
 }
 
+// ARCTrustedSealers' reason comment is part of the key; keys stored before it existed (one
+// field fewer) still read, with no comment.
+TEST(AggregateRecordTest, OverrideCommentsRoundTripAndOlderKeysStillRead) {
+  AggregateRecord r = sample();
+  r.disposition = "none";
+  r.override = "trusted_forwarder";
+  r.overrideComment = "arc=pass as[2].d=fwd.example as[1].d=lists.example";
+  EXPECT_EQ(*AggregateRecord::fromKey(r.key()), r);
+  const AggregateRecord plain = sample();
+  std::string old = plain.key();
+  old.erase(old.rfind("\t\t"), 1);  // the empty comment field and its tab
+  const auto back = AggregateRecord::fromKey(old);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, plain);
+}
+
 // A store that holds every add() until the test opens the gate, and can be made to fail.
 class GatedStore : public RecordSink {
  public:
