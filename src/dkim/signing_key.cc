@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "authmilter/dkim/canonical.h"
+
 namespace authmilter::dkim {
 
 namespace {
@@ -32,25 +34,11 @@ constexpr size_t kMaxKeyFileBytes = 64 * 1024;  // an RSA-16384 PEM is about 13 
 // Never prompt for a passphrase (a daemon has no terminal): an encrypted key fails to load.
 int noPassphrase(char*, int, int, void*) { return -1; }
 
-// Strict base64 (blanks and line ends ignored); nullopt if it is not base64.
+// Strict base64 (blanks and line ends ignored); nullopt if it is not base64 or empty.
 std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
-  std::string clean;
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                    c == '/' || c == '=';
-    if (!ok) return std::nullopt;
-    clean.push_back(c);
-  }
-  if (clean.empty() || clean.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(clean.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
-                                static_cast<int>(clean.size()));
-  if (n < 0) return std::nullopt;
-  size_t size = static_cast<size_t>(n);
-  for (size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) --size;  // DecodeBlock counts padding
-  out.resize(size);
-  return out;
+  const auto bytes = decodeBase64(text);
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return std::vector<unsigned char>(bytes->begin(), bytes->end());
 }
 
 PkeyPtr readKey(std::string_view text) {
