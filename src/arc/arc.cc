@@ -58,7 +58,8 @@ struct KeyAnswer {
 
 class KeyFetcher {
  public:
-  KeyFetcher(dns::Resolver& resolver, const VerifyOptions& options) : resolver_(resolver), options_(options) {}
+  KeyFetcher(dns::Resolver& resolver, const VerifyOptions& options, KeyCache* keys)
+      : resolver_(resolver), options_(options), keys_(keys) {}
 
   const KeyAnswer& get(const std::string& domain, const std::string& selector) {
     const std::string name = selector + "._domainkey." + domain;
@@ -73,7 +74,7 @@ class KeyFetcher {
     } else {
       for (const auto& record : answer.records) {
         std::string why;
-        if (auto key = dkim::parsePublicKeyRecord(record.text, &why)) {
+        if (auto key = keys_ ? keys_->parse(record.text, &why) : dkim::parsePublicKeyRecord(record.text, &why)) {
           out.key = std::move(key);
           break;
         }
@@ -91,6 +92,7 @@ class KeyFetcher {
  private:
   dns::Resolver& resolver_;
   const VerifyOptions& options_;
+  KeyCache* keys_;
   std::map<std::string, KeyAnswer> cache_;
 };
 
@@ -283,7 +285,25 @@ const std::string* Collector::bodyHash(dkim::Canonicalization c, std::optional<u
   return it == hashes_.end() ? nullptr : &it->second;
 }
 
-ChainResult validate(const Collector& message, dns::Resolver& resolver, const VerifyOptions& options) {
+std::optional<dkim::PublicKey> KeyCache::parse(const std::string& text, std::string* error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = entries_.find(text); it != entries_.end()) {
+      *error = it->second.error;
+      return it->second.key;
+    }
+  }
+  Entry entry;
+  entry.key = dkim::parsePublicKeyRecord(text, &entry.error);  // outside the lock
+  *error = entry.error;
+  std::lock_guard lock(mutex_);
+  if (entries_.size() >= capacity_) entries_.clear();
+  entries_.emplace(text, entry);
+  return entry.key;
+}
+
+ChainResult validate(const Collector& message, dns::Resolver& resolver, const VerifyOptions& options,
+                     KeyCache* keyCache) {
   ChainResult r;
   if (!message.hasArcHeaders()) return r;
   if (message.overflow()) return failed(r, "header section too large to check");
@@ -358,7 +378,7 @@ ChainResult validate(const Collector& message, dns::Resolver& resolver, const Ve
     }
   }
 
-  KeyFetcher keys(resolver, options);
+  KeyFetcher keys(resolver, options, keyCache);
   // Step 4: the newest ARC-Message-Signature must validate.
   const auto ams = [&](unsigned i) {
     auto& set = r.details[i - 1];

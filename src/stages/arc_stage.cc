@@ -47,7 +47,8 @@ bool mayCarryResults(Skip why) { return why == Skip::Trusted || why == Skip::NoC
 
 class ArcStage : public pipeline::Stage {
  public:
-  ArcStage(const ArcOptions& options, dns::Resolver& resolver) : options_(options), resolver_(resolver) {}
+  ArcStage(const ArcOptions& options, dns::Resolver& resolver, arc::KeyCache& keys)
+      : options_(options), resolver_(resolver), keys_(keys) {}
 
   Verdict onHeader(const Connection& connection, Message& message, std::string_view name,
                    std::string_view value) override {
@@ -86,7 +87,7 @@ class ArcStage : public pipeline::Stage {
     const Skip why = message.trust.checks;
     if (collector_) {
       collector_->endOfBody();
-      chain_ = arc::validate(*collector_, resolver_, options_.verifyOptions);
+      chain_ = arc::validate(*collector_, resolver_, options_.verifyOptions, &keys_);
     }
     if (!options_.verify) return {};
     if (why != Skip::None) {
@@ -181,6 +182,7 @@ class ArcStage : public pipeline::Stage {
 
   const ArcOptions& options_;
   dns::Resolver& resolver_;
+  arc::KeyCache& keys_;
   bool started_ = false;
   bool seal_ = false;
   std::optional<arc::Collector> collector_;
@@ -191,7 +193,7 @@ class ArcStage : public pipeline::Stage {
 }  // namespace
 
 std::unique_ptr<pipeline::Stage> ArcStageFactory::create() const {
-  return std::make_unique<ArcStage>(options_, *resolver_);
+  return std::make_unique<ArcStage>(options_, *resolver_, keys_);
 }
 
 }  // namespace authmilter::stages

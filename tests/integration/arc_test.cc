@@ -347,3 +347,31 @@ TEST(ArcResultIn, ReadsTheArcResultOfAnAuthenticationResults) {
 
 }  // namespace
 }  // namespace authmilter
+
+namespace authmilter {
+namespace {
+
+TEST(ArcKeyCacheTest, RemembersKeysAndErrorsAndStaysBounded) {
+  const std::string good = "v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMPtYcKtf3WTA3A7PFQp4izxnc4su+l7j73Pj2Yy"
+                           "bEXa/GLSC1F9zdfB216iBHbcCEIlrLTw8BPZk4tkwUCdNH8CAwEAAQ==";
+  arc::KeyCache cache(2);
+  std::string why;
+  const auto first = cache.parse(good, &why);
+  ASSERT_TRUE(first);
+  const auto again = cache.parse(good, &why);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(first->key.get(), again->key.get());  // the same parsed key, not a second decode
+  EXPECT_FALSE(cache.parse("v=DKIM1; p=", &why));
+  EXPECT_EQ(why, "key revoked");
+  EXPECT_FALSE(cache.parse("v=DKIM1; p=", &why));
+  EXPECT_EQ(why, "key revoked");
+  // A third record fills the cache past its capacity: it starts again, and still answers.
+  EXPECT_FALSE(cache.parse("k=dsa; p=AAAA", &why));
+  const auto fresh = cache.parse(good, &why);
+  ASSERT_TRUE(fresh);
+  EXPECT_NE(fresh->key.get(), first->key.get());
+  EXPECT_EQ(fresh->bits, 512u);
+}
+
+}  // namespace
+}  // namespace authmilter

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -106,8 +108,32 @@ struct VerifyOptions {
   unsigned minKeyBits = 1024;  // MinimumKeyBits (RFC 8301)
 };
 
-// RFC 8617 §5.2 over a collected message (endOfBody() called).
-ChainResult validate(const Collector& message, dns::Resolver& resolver, const VerifyOptions& options);
+// Public keys parsed from their DNS records, shared by every session of one configuration
+// snapshot: OpenSSL 3 decodes a key through its provider machinery (locks and allocations
+// costing more than the RSA check itself), and the same few sealers' keys come back all day.
+// The DNS answer is still fetched (through the cache, honouring its TTL) for every message;
+// only the text -> key step is remembered. Bounded: emptied when it reaches `capacity`.
+// Thread-safe.
+class KeyCache {
+ public:
+  explicit KeyCache(size_t capacity = 1000) : capacity_(capacity) {}
+  // The key of record `text`, or nullopt + *error as dkim::parsePublicKeyRecord says.
+  std::optional<dkim::PublicKey> parse(const std::string& text, std::string* error);
+
+ private:
+  struct Entry {
+    std::optional<dkim::PublicKey> key;
+    std::string error;
+  };
+  size_t capacity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+// RFC 8617 §5.2 over a collected message (endOfBody() called). `keys`: where parsed keys are
+// kept between messages (nullptr: parse each time).
+ChainResult validate(const Collector& message, dns::Resolver& resolver, const VerifyOptions& options,
+                     KeyCache* keys = nullptr);
 
 // The key we seal with (ARCSealKey): RSA, as every ARC validator knows it.
 struct SealKey {

@@ -29,6 +29,7 @@ class ArcStageFactory : public pipeline::StageFactory {
  private:
   ArcOptions options_;
   std::shared_ptr<dns::Resolver> resolver_;
+  mutable arc::KeyCache keys_;  // shared by this snapshot's sessions (thread-safe)
 };
 
 }  // namespace authmilter::stages
