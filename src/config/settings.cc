@@ -122,8 +122,8 @@ code (at most 50 sets; rsa-sha256 and ed25519-sha256, keys through the DNS layer
 RSA keys under MinimumKeyBits fail): instance numbering, cv= (none on the first set, pass
 on the rest), the newest ARC-Message-Signature, then every ARC-Seal. Authentication-Results
 shows "arc=pass header.oldest-pass=0 smtp.remote-ip=192.0.2.7" (fail and temperror with a
-reason) when the message carries ARC header fields; the log line always says arc=, and
-arc_chain= lists each set: instance, sealer, cv=, and what its signatures gave.
+reason) and the log line arc= and arc_chain= (each set: instance, sealer, cv=, and what its
+signatures gave) when the message carries ARC header fields; mail without them gets neither.
 To see one message's chain: authmilter-check arc -c THIS-FILE MESSAGE.eml)"},
     {"DMARC reports",
      R"(RFC 9990 aggregate reports. With ReportStore set, the daemon records each DMARC

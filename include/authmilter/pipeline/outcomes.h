@@ -74,8 +74,8 @@ struct ArcSetOutcome {
   std::string problem;               // what failed in this set
 };
 
-// The ARC chain the message arrived with (RFC 8617 §5.2). Authentication-Results shows it
-// (arc=) only when the message carries ARC header fields; the log line always.
+// The ARC chain the message arrived with (RFC 8617 §5.2). Authentication-Results and the log
+// line show it (arc=) only when the message carries ARC header fields.
 struct ArcOutcome {
   Skip skipped = Skip::None;
   AuthStatus result = AuthStatus::None;  // none, pass, fail, temperror

@@ -1,7 +1,7 @@
 // ARC stage (RFC 8617), between DKIM verification and DMARC: it validates the ARC chain a
 // message from another host arrives with (ARCVerify) into Message::arc, which DMARC reads for
-// ARCTrustedSealers and Authentication-Results shows as arc= (when the message carries ARC
-// header fields; the log line always says arc=), and adds our own ARC set (ARCSealing) once
+// ARCTrustedSealers and Authentication-Results and the log line show as arc= (when the
+// message carries ARC header fields), and adds our own ARC set (ARCSealing) once
 // every stage has recorded its outcome, so that its ARC-Authentication-Results is the
 // Authentication-Results we add. Mail that our own senders send (a list manager re-sending
 // through this MTA) is sealed with the Authentication-Results our inbound pass left in it,
