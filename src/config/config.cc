@@ -304,6 +304,37 @@ class Loader {
       }
     }
     for (const auto& word : util::splitList(raw("ReportSuppress").value)) c.reports.suppress.push_back(util::toLower(word));
+    fillFailureReports(c);
+  }
+
+  // FailureReports yes: reports go out signed by ReportEmail's key, at FailureReportRate.
+  void fillFailureReports(Config& c) {
+    auto& f = c.failureReports;
+    const auto rate = raw("FailureReportRate");
+    const auto parts = util::splitList(rate.value);
+    const auto number = [](const std::string& text, unsigned* out) {
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+      return ec == std::errc() && ptr == text.data() + text.size() && *out >= 1 && *out <= 100000;
+    };
+    if (parts.size() != 2 || !number(parts[0], &f.perDestination) || !number(parts[1], &f.total)) {
+      error(rate.line, "FailureReportRate: expected PER-ADDRESS,TOTAL reports an hour (1-100000 each), got '" +
+                           util::sanitize(rate.value) + "'");
+    }
+    const auto bcc = raw("FailureReportsBcc");
+    f.bcc = bcc.value;
+    const auto at = f.bcc.rfind('@');
+    if (!f.bcc.empty() && (at == std::string::npos || at == 0 || f.bcc.find_first_of(" \t<>\",") != std::string::npos)) {
+      error(bcc.line, "FailureReportsBcc: '" + util::sanitize(f.bcc) + "' is not an address (local@domain)");
+    }
+    if (!f.enabled) return;
+    const auto& email = c.reports.email;
+    if (email.empty()) {
+      error(raw("FailureReports").line, "FailureReports yes needs ReportEmail (the From: of the reports)");
+    } else if (!c.signer || c.signingTable.select(email.substr(0, email.rfind('@')),
+                                                  util::toLower(email.substr(email.rfind('@') + 1))).empty()) {
+      error(raw("FailureReports").line, "FailureReports yes: no DKIM key signs ReportEmail " + email +
+                                            " (unsigned reports fail DMARC)");
+    }
   }
 
   // SignHeaders / OversignHeaders: header field names, lower case; "none" is the empty list.

@@ -135,6 +135,16 @@ address; an address outside the policy domain's Organizational Domain gets it on
 <policy-domain>._report._dmarc.<its domain> has a "v=DMARC1" TXT record. A failed
 send is retried on the next run with the same report. authmilter-report --dry-run
 --out DIR writes the files instead; see authmilter-report(8).)"},
+    {"DMARC failure reports",
+     R"(RFC 9991 failure reports: with FailureReports yes, a message that fails DMARC under a
+record with ruf= (and an fo= that selects the failure: 0, the default, when DMARC fails; 1
+when any mechanism gave no aligned pass; d a DKIM signature failed; s SPF failed) is reported
+to each ruf= mailto: address as an ARF message (RFC 5965, RFC 6591 Auth-Failure, RFC 9991
+Identity-Alignment, DKIM-Domain/-Identity/-Selector, SPF-DNS) with its header section,
+DKIM-signed with ReportEmail's key and piped to ReportCommand by a thread of the daemon: a
+message never waits for it. Records with psd=y never get one. Destinations are checked as for
+aggregate reports (ReportSuppress, external verification; a DNS failure there drops the
+report). Each report, refusal and rate limit is logged ("DMARC failure report for ...").)"},
 };
 
 constexpr SettingDef kSettings[] = {

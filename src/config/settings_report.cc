@@ -93,6 +93,42 @@ authmilter-report (2-366); a delivery that keeps failing is tried until then.
 Default: 14)",
      .sample = "ReportKeepDays 14",
      .bind = {.number = [](Config& c, long v) { c.reports.keepDays = static_cast<unsigned>(v); }}},
+    {.name = "FailureReports",
+     .kind = SettingKind::Bool,
+     .defaultValue = "no",
+     .section = "DMARC failure reports",
+     .syntax = "yes|no",
+     .help = R"(send failure reports at all. Needs ReportEmail with a DKIM key.
+Default: no)",
+     .sample = "FailureReports no",
+     .bind = {.flag = [](Config& c, bool v) { c.failureReports.enabled = v; }}},
+    {.name = "FailureReportBody",
+     .kind = SettingKind::Bool,
+     .defaultValue = "no",
+     .section = "DMARC failure reports",
+     .syntax = "yes|no",
+     .help = R"(include the failed message's body (its first 64 KB), not only its
+header section. Think of your users' privacy and your law before saying yes. Default: no)",
+     .sample = "FailureReportBody no",
+     .bind = {.flag = [](Config& c, bool v) { c.failureReports.body = v; }}},
+    {.name = "FailureReportRate",
+     .kind = SettingKind::String,
+     .defaultValue = "5,100",
+     .section = "DMARC failure reports",
+     .syntax = "PER-ADDRESS,TOTAL",
+     .help = R"(at most PER-ADDRESS reports an hour to one address, and TOTAL an
+hour in all (RFC 9991 §5: senders rate-limit); the rest are logged ("over
+FailureReportRate") and not sent. A reload starts the counts afresh. Default: 5,100)",
+     .sample = "FailureReportRate 5,100"},
+    {.name = "FailureReportsBcc",
+     .kind = SettingKind::String,
+     .defaultValue = "",
+     .section = "DMARC failure reports",
+     .syntax = "ADDRESS",
+     .help = R"(a copy of every failure report to this address (a local
+postmaster's), whatever became of the report itself. Counted in FailureReportRate like
+any address. Default: unset)",
+     .sample = "# FailureReportsBcc postmaster@example.org"},
 };
 
 }  // namespace

@@ -158,8 +158,23 @@ std::optional<Record> parseRecord(std::string_view text) {
         r.rua.emplace_back(uri);
         r.ruaValid = r.ruaValid || validUri(uri);
       }
+    } else if (name == "ruf") {
+      for (const std::string_view uri : items(value, ',')) {
+        if (!uri.empty()) r.ruf.emplace_back(uri);
+      }
+    } else if (name == "fo") {
+      // fo=0:1:d:s; letters other than these are ignored, none at all means 0.
+      std::string fo;
+      for (const std::string_view option : items(value, ':')) {
+        if (option.size() == 1 && std::string_view("01ds").find(option[0]) != std::string_view::npos) {
+          fo += option[0];
+        } else {
+          r.problems.push_back("fo=" + util::sanitize(value) + ": '" + util::sanitize(option) + "' is not 0, 1, d or s");
+        }
+      }
+      r.fo = fo.empty() ? "0" : fo;
     }
-    // fo, ruf, rf, ri and unknown tags: nothing to decide here (reports are a later stage).
+    // rf, ri and unknown tags: nothing to decide here.
   }
   return r;
 }

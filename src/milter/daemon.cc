@@ -446,6 +446,15 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
                    " DMARC report records not yet stored are lost (the report store did not take them)");
     }
   }
+  if (const auto failures = currentRuntime()->failureReporter) {
+    if (!failures->flush(std::chrono::seconds(config->shutdownTimeout))) {
+      log::warning("stopping: DMARC failure reports still queued after ShutdownTimeout are not sent");
+    }
+    const auto n = failures->counts();
+    log::info("DMARC failure reports: " + std::to_string(n.sent) + " sent, " + std::to_string(n.refused) +
+              " refused, " + std::to_string(n.limited) + " over FailureReportRate, " + std::to_string(n.failed) +
+              " failed, " + std::to_string(n.dropped) + " dropped (queue full)");
+  }
   if (!config->pidFile.empty()) unlink(config->pidFile.c_str());
   // A stop requested while libmilter was still starting may make smfi_main() report a
   // failure; that is still the stop we asked for.

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <csignal>
+#include <pthread.h>
+#include <signal.h>
 #include <cstring>
 #include <mutex>
 
@@ -15,21 +17,10 @@
 
 namespace authmilter::report {
 
-namespace {
-
-template <typename T>
-struct Unref {
-  void operator()(T* p) const { g_object_unref(p); }
-};
-template <typename T>
-using GPtr = std::unique_ptr<T, Unref<T>>;
-
 void initGmime() {
   static std::once_flag once;
   std::call_once(once, [] { g_mime_init(); });
 }
-
-}  // namespace
 
 std::string reportMessage(const ReportMailInfo& info, const StoredReport& report, std::string_view to,
                           std::string_view fileName, std::string_view gzippedXml, int64_t now) {
@@ -127,7 +118,13 @@ std::string pipeToCommand(std::string_view command, std::string_view message) {
     _exit(127);
   }
   close(fds[0]);
-  const auto oldPipe = std::signal(SIGPIPE, SIG_IGN);  // a command that stops reading is an error, not our death
+  // A command that stops reading is an error, not our death. SIGPIPE is blocked for this
+  // thread only (the daemon's other threads keep theirs), and one our writes raised is taken
+  // before it is unblocked again.
+  sigset_t pipeSignal, oldMask;
+  sigemptyset(&pipeSignal);
+  sigaddset(&pipeSignal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipeSignal, &oldMask);
   std::string error;
   for (size_t off = 0; off < message.size();) {
     const ssize_t n = write(fds[1], message.data() + off, message.size() - off);
@@ -139,7 +136,10 @@ std::string pipeToCommand(std::string_view command, std::string_view message) {
     off += static_cast<size_t>(n);
   }
   close(fds[1]);
-  std::signal(SIGPIPE, oldPipe);
+  const timespec now{0, 0};
+  while (sigtimedwait(&pipeSignal, nullptr, &now) > 0) {
+  }
+  pthread_sigmask(SIG_SETMASK, &oldMask, nullptr);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

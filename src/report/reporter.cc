@@ -7,8 +7,8 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "authmilter/dmarc/evaluator.h"
 #include "authmilter/report/aggregate_report.h"
+#include "authmilter/report/destination.h"
 #include "authmilter/report/report_mail.h"
 #include "authmilter/util/strings.h"
 #include "authmilter/version.h"
@@ -47,36 +47,6 @@ Reporter::Reporter(const config::Config& config, ReportStore& store, dns::Resolv
       return pipeToCommand(command, message);
     };
   }
-}
-
-// Whether a report may go to `destination` (RFC 9990 §3: an address outside the policy
-// domain's organization must say, in DNS, that it takes reports for it).
-Reporter::Verdict Reporter::check(const std::string& policyDomain, const std::string& destination) {
-  const auto address = ruaAddress(destination);
-  if (!address) return {Verdict::Kind::Refuse, "", "not a mailto: URI this reporter sends to"};
-  const std::string domain = domainOf(*address);
-  for (const auto& s : config_.reports.suppress) {
-    if (s == util::toLower(*address) || s == domain || s == policyDomain) {
-      return {Verdict::Kind::Refuse, *address, "suppressed by ReportSuppress " + s};
-    }
-  }
-  if (config_.reports.suppressLocalDomains && config_.localDomains.contains(policyDomain)) {
-    return {Verdict::Kind::Refuse, *address, "suppressed: " + policyDomain + " is in LocalDomains"};
-  }
-  static const dmarc::PublicSuffixList psl("");
-  if (util::isSelfOrBelow(domain, policyDomain) ||
-      psl.organizationalDomain(domain) == psl.organizationalDomain(policyDomain)) {
-    return {Verdict::Kind::Send, *address, ""};
-  }
-  const std::string name = policyDomain + "._report._dmarc." + domain;
-  const auto answer = resolver_.lookup(name, dns::RrType::TXT);
-  if (dns::isTemporary(answer.status)) {
-    return {Verdict::Kind::Later, *address, "DNS " + std::string(dns::statusName(answer.status)) + " for " + name};
-  }
-  for (const auto& r : answer.records) {
-    if (util::istartsWith(util::trim(r.text), "v=DMARC1")) return {Verdict::Kind::Send, *address, ""};
-  }
-  return {Verdict::Kind::Refuse, *address, "external destination not verified: no \"v=DMARC1\" TXT at " + name};
 }
 
 StoredReport Reporter::makeReport(const std::string& day, const std::string& policyDomain,
@@ -137,8 +107,8 @@ RunSummary Reporter::run(const ReporterOptions& options) {
       ++summary.reports;
       if (options.dryRun) {
         for (const auto& d : destinations) {
-          const auto v = check(domain, d);
-          if (v.kind != Verdict::Kind::Send) {
+          const auto v = checkDestination(config_, resolver_, domain, d);
+          if (v.kind != DestinationVerdict::Kind::Send) {
             ++summary.refused;
             summary.lines.push_back("report " + r.reportId + " for " + domain + " " + day + " to " + d + ": " + v.why);
             continue;
@@ -158,14 +128,14 @@ RunSummary Reporter::run(const ReporterOptions& options) {
       const auto r = store_.reportById(d.reportId);
       if (!r) continue;
       const std::string what = "report " + r->reportId + " for " + r->policyDomain + " " + r->day + " to " + d.destination;
-      const auto v = check(r->policyDomain, d.destination);
-      if (v.kind == Verdict::Kind::Refuse) {
+      const auto v = checkDestination(config_, resolver_, r->policyDomain, d.destination);
+      if (v.kind == DestinationVerdict::Kind::Refuse) {
         store_.setDeliveryState(d, "refused", v.why);
         ++summary.refused;
         summary.lines.push_back(what + ": not sent: " + v.why);
         continue;
       }
-      const std::string error = v.kind == Verdict::Kind::Later ? v.why : deliver(*r, v.address, options);
+      const std::string error = v.kind == DestinationVerdict::Kind::Later ? v.why : deliver(*r, v.address, options);
       if (error.empty()) {
         store_.setDeliveryState(d, "sent", "");
         ++summary.sent;

@@ -6,6 +6,7 @@
 #include "authmilter/stages/dkim_sign_stage.h"
 #include "authmilter/stages/dkim_verify_stage.h"
 #include "authmilter/stages/dmarc_stage.h"
+#include "authmilter/stages/failure_report_stage.h"
 #include "authmilter/stages/relay_stage.h"
 #include "authmilter/stages/spf_stage.h"
 
@@ -75,6 +76,12 @@ std::shared_ptr<const Runtime> buildRuntime(std::shared_ptr<const config::Config
   if (c.signer) {
     r->stages.push_back(std::make_shared<stages::DkimSignStageFactory>(stages::DkimSignOptions{
         c.signer, &c.signingTable, c.signingDaemons, senderLoginMap(c), c.dkimOptions.maxHeaderBytes}));
+  }
+  if (c.failureReports.enabled && c.dmarcCheck) {
+    r->failureReporter = std::make_shared<report::FailureReporter>(r->settings, r->resolver);
+    r->stages.push_back(std::make_shared<stages::FailureReportStageFactory>(stages::FailureReportOptions{
+        r->failureReporter, c.authservId, c.failureReports.body, c.failureReports.bodyLimit,
+        c.dkimOptions.maxHeaderBytes}));
   }
   for (const auto& stage : r->stages) r->hooks |= stage->hooks();
   r->recorder = std::move(recorder);

@@ -101,7 +101,8 @@ class World:
             'reject.test._report._dmarc.local.test. IN TXT "v=DMARC1"',
             'spffail.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
             'reject.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
-            '_dmarc.reject.test. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-rua@local.test!10m"',
+            '_dmarc.reject.test. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-rua@local.test!10m; '
+            'ruf=mailto:dmarc-ruf@local.test"',
             'quarantine.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
             '_dmarc.quarantine.test. IN TXT "v=DMARC1; p=quarantine; rua=mailto:agg@unverified.test"',
             'remote.test. IN TXT "v=spf1 -all"',
@@ -154,6 +155,8 @@ ReportStore sqlite:{d}/reports.db
 ReportEmail dmarc-reports@local.test
 ReportOrgName Local Test Mail
 ReportCommand {self.mta.report_command}
+FailureReports yes
+FailureReportRate 100,1000
 ARCSealing outbound
 ARCSealKey local.test:rsa2048:{d}/rsa.key
 ARCTrustedSealers arc-sealers
@@ -551,6 +554,32 @@ def list_sealed_mail_of_a_reject_domain_passes_a_trusting_receiver(w):
                       data=(b"".join(arc_set) + untrusted).decode())
     check(refused.has_reply(r"550 5\.7\.1"), refused.transcript)
     check(w.not_delivered(f"{mid}.x"), "the untrusted chain was delivered")
+
+
+@scenario
+@postfix_only
+def dmarc_failure_reports_reach_the_ruf_address(w):
+    # A forgery of reject.test (ruf=mailto:dmarc-ruf@local.test) is refused at once; the
+    # daemon's reporter thread sends the failure report through Postfix's sendmail.
+    mid = new_id("ruf-forged")
+    s = w.swaks(port=w.mta.port, sender="ceo@reject.test", to="bob@local.test",
+                data=message(mid, "CEO <ceo@reject.test>", "bob@local.test", "urgent wire transfer"))
+    check(s.has_reply(r"550 5\.7\.1"), s.transcript)
+
+    def report():
+        for f in w.sink.iterdir():
+            if f.name.endswith("dmarc-ruf@local.test") and f"<{mid}>".encode() in f.read_bytes():
+                return f
+        return None
+    copy = w.dir / "failure-report.eml"
+    shutil.copy(wait_until("the failure report in the sink", report), copy)
+    r = run(["/usr/bin/python3", str(w.src / "tests/support/check_arf.py"), "--dns-txt-file", str(w.zone_file),
+             str(copy)])
+    check(r.returncode == 0, "check_arf.py: " + r.stdout)
+    for want in ('"Reported-Domain": "reject.test"', '"Delivery-Result": "reject"', '"Source-IP": "127.0.0.10"',
+                 '"Auth-Failure": "dmarc"', '"dkim": "d=local.test s='):
+        check(want in r.stdout, f"{want} not in {r.stdout}")
+    check(w.log_lines("to dmarc-ruf@local.test: sent"), "no 'sent' line in authmilter's log")
 
 
 @scenario

@@ -115,6 +115,16 @@ struct Config {
     bool suppressLocalDomains = false;  // nor for policy domains in LocalDomains
     unsigned keepDays = 14;
   } reports;
+
+  // DMARC failure reports (RFC 9991): off unless enabled; sent by the daemon's own thread.
+  struct FailureReports {
+    bool enabled = false;       // FailureReports
+    bool body = false;          // FailureReportBody: the original's body too, not only its headers
+    unsigned perDestination = 5, total = 100;  // FailureReportRate: per address and in all, an hour
+    std::string bcc;            // FailureReportsBcc: a copy of each to this address
+    size_t queueSize = 1000;    // incidents waiting for the thread; more are dropped and counted
+    size_t bodyLimit = 65536;   // bytes of body a report carries
+  } failureReports;
 };
 
 // Reads and validates `path` and every file it names. Relative file names are taken

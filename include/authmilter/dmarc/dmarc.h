@@ -37,6 +37,8 @@ struct Record {
   int pct = 100;                    // RFC 7489 only
   bool ruaValid = false;            // rua= has at least one syntactically valid URI
   std::vector<std::string> rua;     // as published, for aggregate reports
+  std::vector<std::string> ruf;     // as published, for failure reports (RFC 9991)
+  std::string fo = "0";             // failure reporting options: '0', '1', 'd', 's' (RFC 9991 §3.2)
   std::vector<std::string> problems;
 
   bool policyInvalid() const { return pInvalid || spInvalid || npInvalid; }

@@ -5,7 +5,10 @@
 // ReportCommand.
 #pragma once
 
+#include <glib-object.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +18,16 @@
 #include "authmilter/report/report_store.h"
 
 namespace authmilter::report {
+
+// GMime objects owned by a unique_ptr (g_object_unref), and GMime's one-time set-up: what
+// every report message builder needs.
+template <typename T>
+struct GObjectUnref {
+  void operator()(T* p) const { g_object_unref(p); }
+};
+template <typename T>
+using GPtr = std::unique_ptr<T, GObjectUnref<T>>;
+void initGmime();
 
 struct ReportMailInfo {
   std::string from;       // ReportEmail

@@ -42,11 +42,6 @@ class Reporter {
   RunSummary run(const ReporterOptions& options);
 
  private:
-  struct Verdict {
-    enum class Kind { Send, Refuse, Later } kind;
-    std::string address, why;
-  };
-  Verdict check(const std::string& policyDomain, const std::string& destination);
   StoredReport makeReport(const std::string& day, const std::string& policyDomain,
                           std::vector<std::string>* destinations);
   std::string deliver(const StoredReport& report, const std::string& address, const ReporterOptions& options);

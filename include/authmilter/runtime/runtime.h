@@ -14,6 +14,7 @@
 #include "authmilter/dns/resolver.h"
 #include "authmilter/pipeline/message.h"
 #include "authmilter/pipeline/stage.h"
+#include "authmilter/report/failure_report.h"
 #include "authmilter/report/recorder.h"
 
 namespace authmilter::runtime {
@@ -26,6 +27,9 @@ struct Runtime {
   // DMARC aggregate-report records go here (null: ReportStore unset). Kept across reloads:
   // only a restart opens another store.
   std::shared_ptr<report::Recorder> recorder;
+  // DMARC failure reports (null: FailureReports no). One per snapshot: its thread starts with
+  // the first report and ends on its own once the snapshot is let go.
+  std::shared_ptr<report::FailureReporter> failureReporter;
 };
 
 // Hands a finished message's DMARC evaluation to the recorder, if it asks for reports.

@@ -72,3 +72,25 @@ TEST(DmarcRecordTest, RuaNeedsOneSyntacticallyValidUri) {
 
 }  // namespace
 }  // namespace authmilter::dmarc
+
+namespace authmilter::dmarc {
+namespace {
+
+// Failure reporting (RFC 9991 §3.2): ruf= URIs as published, fo= options (0 when absent or
+// when none of its options is valid).
+TEST(DmarcRecordTest, RufAndFoForFailureReports) {
+  auto r = parseRecord("v=DMARC1; p=reject; ruf=mailto:a@example.com , mailto:b@example.net!1m; fo=1:d");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ruf, (std::vector<std::string>{"mailto:a@example.com", "mailto:b@example.net!1m"}));
+  EXPECT_EQ(r->fo, "1d");
+  EXPECT_TRUE(r->problems.empty());
+  EXPECT_EQ(parseRecord("v=DMARC1; p=none")->fo, "0");
+  r = parseRecord("v=DMARC1; p=none; fo=x:s");
+  EXPECT_EQ(r->fo, "s");
+  ASSERT_EQ(r->problems.size(), 1u);
+  EXPECT_EQ(r->problems[0], "fo=x:s: 'x' is not 0, 1, d or s");
+  EXPECT_EQ(parseRecord("v=DMARC1; p=none; fo=yes")->fo, "0");
+}
+
+}  // namespace
+}  // namespace authmilter::dmarc
