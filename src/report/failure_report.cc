@@ -237,9 +237,19 @@ FailureReporter::FailureReporter(std::shared_ptr<const config::Config> config, s
 }
 
 FailureReporter::~FailureReporter() {
-  std::lock_guard lock(state_->mutex);
-  state_->stopping = true;
-  state_->changed.notify_all();
+  bool idle = false;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    idle = state_->queue.empty() && state_->busy == 0;
+    state_->changed.notify_all();
+  }
+  if (!worker_.joinable()) return;
+  if (idle) {
+    worker_.join();  // its thread-local state (OpenSSL's) goes with it
+  } else {
+    worker_.detach();  // the state is shared: it finishes the queue, then ends
+  }
 }
 
 bool FailureReporter::submit(FailureIncident incident) {
@@ -252,7 +262,7 @@ bool FailureReporter::submit(FailureIncident incident) {
   if (!state_->started) {
     // The thread starts with the first incident: after daemonize()'s fork, never before it.
     state_->started = true;
-    std::thread([self = state_] { self->run(self); }).detach();
+    worker_ = std::thread([self = state_] { self->run(self); });
   }
   state_->changed.notify_all();
   return true;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "authmilter/config/config.h"
@@ -83,8 +84,9 @@ class FailureReporter {
   using Clock = std::function<int64_t()>;  // seconds since the epoch
   FailureReporter(std::shared_ptr<const config::Config> config, std::shared_ptr<dns::Resolver> resolver,
                   Sender send = nullptr, Clock clock = nullptr);
-  // Takes nothing more; the thread sends what is queued and then ends on its own (a session
-  // that drops the last reference never waits for ReportCommand).
+  // Takes nothing more. An idle thread is joined (at once: it only has to wake up); one
+  // still sending is left to send what is queued and end on its own, so a session that drops
+  // the last reference never waits for ReportCommand.
   ~FailureReporter();
   FailureReporter(const FailureReporter&) = delete;
   FailureReporter& operator=(const FailureReporter&) = delete;
@@ -106,6 +108,7 @@ class FailureReporter {
  private:
   struct State;
   std::shared_ptr<State> state_;
+  std::thread worker_;  // started by the first submit() (after daemonize()'s fork, never before)
 };
 
 }  // namespace authmilter::report
