@@ -68,7 +68,7 @@ void addPart(GMimeMultipart* multipart, const char* type, const char* subtype, c
 
 }  // namespace
 
-std::optional<FailureIncident> failureIncidentOf(const pipeline::Message& m, std::string authResults, int64_t now) {
+std::optional<FailureIncident> failureIncidentOf(const pipeline::Message& m, int64_t now) {
   if (!m.dmarc || !m.dmarc->evaluation) return std::nullopt;
   const dmarc::Outcome& o = *m.dmarc->evaluation;
   if (!o.record || o.record->ruf.empty() || o.record->psd == 'y') return std::nullopt;  // RFC 9991 §4: never for a PSD
@@ -115,7 +115,6 @@ std::optional<FailureIncident> failureIncidentOf(const pipeline::Message& m, std
   in.sourceIp = o.sourceIp;
   in.mailFrom = m.sender.null ? "" : m.sender.text;
   in.arrival = now;
-  in.authResults = std::move(authResults);
   const pipeline::DkimSignatureOutcome* shown = badSignature;
   if (!shown && m.dkim && !m.dkim->signatures.empty()) shown = &m.dkim->signatures.front();
   if (shown) {

@@ -55,7 +55,7 @@ pipeline::Message failed(const std::string& recordText, bool dmarcFailed = true)
 }
 
 TEST(FailureIncidentTest, RufFoAndPsdDecide) {
-  const auto in = failureIncidentOf(failed("v=DMARC1; p=reject; ruf=mailto:ruf@reject.test"), "mx; dmarc=fail", 1);
+  const auto in = failureIncidentOf(failed("v=DMARC1; p=reject; ruf=mailto:ruf@reject.test"), 1);
   ASSERT_TRUE(in);
   EXPECT_EQ(in->authFailure, "dmarc");
   EXPECT_EQ(in->identityAlignment, "none");
@@ -63,23 +63,23 @@ TEST(FailureIncidentTest, RufFoAndPsdDecide) {
   EXPECT_EQ(in->dkimDomain, "reject.test");
   EXPECT_EQ(in->spfDomain, "elsewhere.example");
   EXPECT_EQ(in->ruf, std::vector<std::string>{"mailto:ruf@reject.test"});
-  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject"), "", 1));  // no ruf=
-  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject; psd=y; ruf=mailto:r@reject.test"), "", 1));
+  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject"), 1));  // no ruf=
+  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject; psd=y; ruf=mailto:r@reject.test"), 1));
   // A pass: only fo=1 (a mechanism without an aligned pass: SPF here) or d (a bad signature).
-  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject; ruf=mailto:r@reject.test", false), "", 1));
-  auto one = failureIncidentOf(failed("v=DMARC1; p=reject; fo=1; ruf=mailto:r@reject.test", false), "", 1);
+  EXPECT_FALSE(failureIncidentOf(failed("v=DMARC1; p=reject; ruf=mailto:r@reject.test", false), 1));
+  auto one = failureIncidentOf(failed("v=DMARC1; p=reject; fo=1; ruf=mailto:r@reject.test", false), 1);
   ASSERT_TRUE(one);
   EXPECT_EQ(one->identityAlignment, "dkim");
   EXPECT_EQ(one->deliveryResult, "delivered");
-  auto d = failureIncidentOf(failed("v=DMARC1; p=reject; fo=d; ruf=mailto:r@reject.test", false), "", 1);
+  auto d = failureIncidentOf(failed("v=DMARC1; p=reject; fo=d; ruf=mailto:r@reject.test", false), 1);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->authFailure, "bodyhash");
-  auto s = failureIncidentOf(failed("v=DMARC1; p=reject; fo=s; ruf=mailto:r@reject.test", false), "", 1);
+  auto s = failureIncidentOf(failed("v=DMARC1; p=reject; fo=s; ruf=mailto:r@reject.test", false), 1);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->authFailure, "spf");
   auto signedWell = failed("v=DMARC1; p=reject; fo=d; ruf=mailto:r@reject.test");
   signedWell.dkim->signatures.clear();  // DMARC failed, but fo=d asks about bad signatures only
-  EXPECT_FALSE(failureIncidentOf(signedWell, "", 1));
+  EXPECT_FALSE(failureIncidentOf(signedWell, 1));
 }
 
 TEST(RateLimiterTest, PerAddressAndInAllPerHour) {
@@ -117,7 +117,8 @@ class FailureReporterTest : public ::testing::Test {
   }
 
   FailureIncident incident(const std::string& ruf) {
-    auto in = *failureIncidentOf(failed("v=DMARC1; p=reject; ruf=" + ruf), "mx.example.org;\n\tdmarc=fail", 1796558400);
+    auto in = *failureIncidentOf(failed("v=DMARC1; p=reject; ruf=" + ruf), 1796558400);
+    in.authResults = "mx.example.org;\n\tdmarc=fail";
     in.headers = "From: The CEO <ceo@reject.test>\r\nTo: bob@example.org\r\nSubject: urgent wire transfer\r\n"
                  "Message-ID: <forged@reject.test>\r\n";
     in.body = "Pay now.\r\n";

@@ -50,9 +50,8 @@ struct FailureIncident {
 // The incident when `message` asks for a failure report: DMARC evaluated it with a record
 // that has ruf= and not psd=y, and that record's fo= selects what happened (0: DMARC failed;
 // 1: some mechanism gave no aligned pass; d: a DKIM signature failed; s: SPF failed).
-// Headers and body are left for the caller.
-std::optional<FailureIncident> failureIncidentOf(const pipeline::Message& message, std::string authResults,
-                                                 int64_t now);
+// Headers, body and authResults are left for the caller (made only when there is one).
+std::optional<FailureIncident> failureIncidentOf(const pipeline::Message& message, int64_t now);
 
 struct FailureReportInfo {
   std::string from;     // ReportEmail
