@@ -200,14 +200,20 @@ bool readMessage(const Args& args, std::string* message) {
   return true;
 }
 
-int checkDkim(Args& args) {
+// The one message file a check takes; false (after saying why) when there is not exactly one
+// or it cannot be read.
+bool readOneMessage(const Args& args, const char* check, std::string* message) {
   if (args.positional.size() != 1) {
-    std::cerr << "authmilter-check: dkim needs one message file\n";
+    std::cerr << "authmilter-check: " << check << " needs one message file\n";
     usage(std::cerr);
-    return kExitUsage;
+    return false;
   }
+  return readMessage(args, message);
+}
+
+int checkDkim(Args& args) {
   std::string message;
-  if (!readMessage(args, &message)) return kExitUsage;
+  if (!readOneMessage(args, "dkim", &message)) return kExitUsage;
   dkim::VerifyOptions options;
   if (args.config) options = args.config->dkimOptions;
   const auto dnsOptions = resolverOptions(args);
@@ -231,13 +237,8 @@ int checkDkim(Args& args) {
 }
 
 int checkArc(Args& args) {
-  if (args.positional.size() != 1) {
-    std::cerr << "authmilter-check: arc needs one message file\n";
-    usage(std::cerr);
-    return kExitUsage;
-  }
   std::string message;
-  if (!readMessage(args, &message)) return kExitUsage;
+  if (!readOneMessage(args, "arc", &message)) return kExitUsage;
   arc::VerifyOptions options;
   if (args.config) options.minKeyBits = args.config->dkimOptions.minKeyBits;
   const auto dnsOptions = resolverOptions(args);
