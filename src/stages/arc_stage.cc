@@ -58,11 +58,7 @@ class ArcStage : public pipeline::Stage {
         report::claimOf(value, options_.authservId) == report::AuthservIdClaim::Ours) {
       carried_.assign(util::trim(value));
     }
-    if (connection.headerLeadingSpace) {
-      collector_->header(name, value);
-    } else {
-      collector_->header(name, " " + std::string(value));  // the MTA dropped the space after the colon
-    }
+    collector_->header(name, pipeline::valueAfterColon(connection, value, spaced_));
     return {};
   }
 
@@ -188,6 +184,7 @@ class ArcStage : public pipeline::Stage {
   std::optional<arc::Collector> collector_;
   arc::ChainResult chain_;
   std::string carried_;  // the first Authentication-Results claiming our authserv-id
+  std::string spaced_;   // scratch for valueAfterColon
 };
 
 }  // namespace

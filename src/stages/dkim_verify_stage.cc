@@ -33,12 +33,7 @@ class DkimVerifyStage : public pipeline::Stage {
                    std::string_view value) override {
     if (!started_) start(message);
     if (!verification_) return {};
-    if (connection.headerLeadingSpace) {
-      verification_->header(name, value);
-    } else {
-      spaced_.assign(" ").append(value);  // the MTA dropped the space after the colon
-      verification_->header(name, spaced_);
-    }
+    verification_->header(name, pipeline::valueAfterColon(connection, value, spaced_));
     return {};
   }
 

@@ -25,7 +25,7 @@ class FailureReportStage : public pipeline::Stage {
       collecting_ = message.trust.checks == pipeline::Skip::None;
     }
     if (!collecting_ || full_) return {};
-    mail::wireHeaderField(name, connection.headerLeadingSpace ? value : " " + std::string(value), field_);
+    mail::wireHeaderField(name, pipeline::valueAfterColon(connection, value, spaced_), field_);
     if (headers_.size() + field_.size() + 2 > options_.maxHeaderBytes) {
       full_ = true;  // the report carries the fields that fit
       return {};
@@ -44,9 +44,9 @@ class FailureReportStage : public pipeline::Stage {
 
   void onMessageEnd(Message& message) override {
     if (collecting_) {
-      auto incident = report::failureIncidentOf(message, report::authResultsHeader(options_.authservId, message),
-                                                static_cast<int64_t>(std::time(nullptr)));
+      auto incident = report::failureIncidentOf(message, static_cast<int64_t>(std::time(nullptr)));
       if (incident) {
+        incident->authResults = report::authResultsHeader(options_.authservId, message);
         incident->headers = std::move(headers_);
         if (options_.includeBody) {
           incident->body = std::move(body_);
@@ -63,7 +63,7 @@ class FailureReportStage : public pipeline::Stage {
  private:
   const FailureReportOptions& options_;
   bool started_ = false, collecting_ = false, full_ = false;
-  std::string headers_, body_, field_;
+  std::string headers_, body_, field_, spaced_;
 };
 
 }  // namespace

@@ -32,6 +32,14 @@ struct Connection {
   bool headerLeadingSpace = false;
 };
 
+// A header value as it stood after the colon, space included: `value` itself when the MTA
+// hands the space on (SMFIP_HDR_LEADSPC), else " " + value, made in `scratch`.
+inline std::string_view valueAfterColon(const Connection& connection, std::string_view value, std::string& scratch) {
+  if (connection.headerLeadingSpace) return value;
+  scratch.assign(" ").append(value);
+  return scratch;
+}
+
 // One method result for Authentication-Results (RFC 8601 §2.2):
 // method=result (reason) ptype.property=value ...
 struct AuthResult {
