@@ -2,6 +2,7 @@
 // table, then list files parsed into immutable sets, then the stage factories built.
 #include "authmilter/config/config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -177,6 +178,22 @@ class Loader {
       c.socket = *spec;
     } else {
       error(socket.line, "Socket: " + why);
+    }
+    if (const auto metrics = raw("MetricsSocket"); !metrics.value.empty()) {
+      // IPv4 only: Debian's civetweb, which serves the metrics, is built without IPv6.
+      auto spec = parseSocketSpec(metrics.value, &why);
+      in_addr address{};
+      if (!spec) {
+        error(metrics.line, "MetricsSocket: " + why);
+      } else if (spec->kind != SocketSpec::Kind::Inet) {
+        error(metrics.line, "MetricsSocket: Prometheus scrapes over TCP and IPv4 (the HTTP server has no IPv6): "
+                            "use inet:PORT@ADDRESS, got '" + metrics.value + "'");
+      } else if (inet_pton(AF_INET, spec->host.c_str(), &address) != 1) {
+        error(metrics.line, "MetricsSocket: give the numeric IPv4 address to listen on, e.g. inet:9487@127.0.0.1, "
+                            "got '" + metrics.value + "'");
+      } else {
+        c.metricsSocket = *spec;
+      }
     }
     const auto umask = raw("UMask");
     unsigned mask = 0;

@@ -197,6 +197,21 @@ given to this user. Default: unset (keep the starting user).)",
 this long for messages in progress to finish (0-3600). Default: 30)",
      .sample = "ShutdownTimeout 30",
      .bind = {.number = [](Config& c, long v) { c.shutdownTimeout = static_cast<unsigned>(v); }}},
+    {.name = "MetricsSocket",
+     .kind = SettingKind::String,
+     .defaultValue = "",
+     .section = "Daemon",
+     .syntax = "inet:PORT@ADDRESS",
+     .help = R"(serve Prometheus metrics over HTTP, at
+http://ADDRESS:PORT/metrics: messages by action, SPF, DKIM, DMARC and ARC results, DMARC
+dispositions and overrides, relay refusals, DNS lookups, report queues, sessions, the time
+each milter step takes. ADDRESS is a numeric IPv4 address, and required (Debian's
+civetweb, which serves the metrics, has no IPv6): a loopback address, unless Prometheus
+scrapes from another host (anyone who reaches the port reads the figures; there is no
+authentication). The port is opened after UserID takes effect: use one above 1023. A
+change takes effect at restart. contrib/grafana-authmilter.json is a dashboard for them.
+Default: unset (none served))",
+     .sample = "# MetricsSocket inet:9487@127.0.0.1"},
     {.name = "Syslog",
      .kind = SettingKind::Bool,
      .defaultValue = "yes",

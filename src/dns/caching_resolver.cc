@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "authmilter/metrics/metrics.h"
+
 namespace authmilter::dns {
 
 namespace {
@@ -24,6 +26,7 @@ DnsAnswer CachingResolver::lookup(std::string_view name, RrType type) {
       if (it->second->expires > now) {
         lru_.splice(lru_.begin(), lru_, it->second);
         ++stats_.hits;
+        metrics::countDnsCacheHit();
         DnsAnswer answer = it->second->answer;
         answer.fromCache = true;
         answer.ttl = static_cast<uint32_t>(
@@ -37,6 +40,7 @@ DnsAnswer CachingResolver::lookup(std::string_view name, RrType type) {
       // The leader's lookup is bounded by DNSTimeout x DNSRetries, so this wait is too.
       auto shared = it->second;
       ++stats_.coalesced;
+      metrics::countDnsCoalesced();
       shared->cv.wait(lock, [&] { return shared->done; });
       return shared->answer;
     }
@@ -52,6 +56,7 @@ DnsAnswer CachingResolver::lookup(std::string_view name, RrType type) {
     answer.status = DnsStatus::ServFail;
     answer.detail = std::string("internal error: ") + e.what();
   }
+  metrics::countDnsUpstream(answer.status);
   if (cacheable(answer)) answer.ttl = std::min(answer.ttl, options_.maxTtl);
 
   std::lock_guard lock(mutex_);

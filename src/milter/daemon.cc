@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "authmilter/log/logger.h"
+#include "authmilter/metrics/exporter.h"
 #include "authmilter/milter/callbacks.h"
 #include "authmilter/milter/config_store.h"
 #include "authmilter/milter/session.h"
@@ -178,6 +179,10 @@ int daemonize() {
   return ready[1];
 }
 
+bool sameSocket(const std::optional<config::SocketSpec>& a, const std::optional<config::SocketSpec>& b) {
+  return a.has_value() == b.has_value() && (!a || a->text == b->text);
+}
+
 // Reload requests from the signal loop, done on their own thread so the signal loop is
 // back to reading its pipe at once.
 class Reloader {
@@ -222,15 +227,18 @@ class Reloader {
     } catch (const config::ConfigErrors& e) {
       for (const auto& err : e.errors()) log::error("reload: " + err.toString());
       log::error("reload failed; the previous configuration stays in force");
+      metrics::countReload(false);
       return;
     } catch (const std::exception& e) {
       log::error(std::string("reload: ") + e.what() + "; the previous configuration stays in force");
+      metrics::countReload(false);
       return;
     }
     std::string why;
     auto logger = loggerFor(*next, options_.foreground, &why);
     if (!logger) {
       log::error("reload: " + why + "; the previous configuration stays in force");
+      metrics::countReload(false);
       return;
     }
     const auto previous = currentRuntime()->settings;
@@ -238,6 +246,8 @@ class Reloader {
                                         std::pair{next->userId != previous->userId, "UserID"},
                                         std::pair{next->umask != previous->umask, "UMask"},
                                         std::pair{next->pidFile != previous->pidFile, "PidFile"},
+                                        std::pair{!sameSocket(next->metricsSocket, previous->metricsSocket),
+                                                  "MetricsSocket"},
                                         std::pair{next->reports.store != previous->reports.store, "ReportStore"},
                                         std::pair{next->reports.queueSize != previous->reports.queueSize,
                                                   "ReportQueueSize"}}) {
@@ -245,6 +255,7 @@ class Reloader {
     }
     log::setLogger(std::move(logger));
     setCurrentRuntime(std::move(nextRuntime));
+    metrics::countReload(true);
     log::notice("configuration reloaded; new connections use it, connections in progress keep the old one");
   }
 
@@ -340,6 +351,8 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   int pidFd = -1;
   int readyFd = -1;
   std::string listening;
+  std::unique_ptr<metrics::Exporter> exporter;  // MetricsSocket: made after the fork, as UserID
+  std::string metricsNote;
   try {
     const auto identity = lookupUser(config->userId);
     if (!registerCallbacks()) throw StartupError("smfi_register failed");
@@ -381,6 +394,21 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
       runtime = runtime::buildRuntime(config, runtime->resolver, runtime::makeRecorder(*config));
       setCurrentRuntime(runtime);
     }
+    if (config->metricsSocket) {
+      try {
+        exporter = std::make_unique<metrics::Exporter>(*config->metricsSocket, [] {
+          const auto now = currentRuntime();
+          metrics::QueueDepths depths;
+          if (now->recorder) depths.aggregate = now->recorder->unstored();
+          if (now->failureReporter) depths.failure = now->failureReporter->pending();
+          return depths;
+        });
+      } catch (const std::exception& e) {
+        throw StartupError(std::string("MetricsSocket ") + e.what());
+      }
+      metricsNote = ", metrics on http://" + config->metricsSocket->host + ":" + std::to_string(exporter->port()) +
+                    "/metrics";
+    }
   } catch (const StartupError& e) {
     log::error(std::string("cannot start: ") + e.what());
     if (!logsToStderr(*config, options.foreground)) std::cerr << "authmilter: cannot start: " << e.what() << "\n";
@@ -393,7 +421,7 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   }
   // Logged once everything is in place (tests and scripts wait for this line).
   log::notice(std::string("authmilter ") + kVersion + " listening on " + listening + " (conf " + options.confPath +
-              ", " + std::to_string(runtime->stages.size()) + " stages)");
+              ", " + std::to_string(runtime->stages.size()) + " stages" + metricsNote + ")");
 
   if (pipe2(g_signalPipe, O_CLOEXEC) != 0) {
     log::error(errnoText("cannot start: pipe"));

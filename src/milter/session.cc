@@ -1,6 +1,8 @@
 // Session: libmilter's view (callbacks, macros, header edits) -> pipeline::Transaction.
 #include "authmilter/milter/session.h"
 
+#include "authmilter/metrics/metrics.h"
+
 namespace authmilter::milter {
 
 using pipeline::Verdict;
@@ -9,7 +11,11 @@ Session::Session(std::shared_ptr<const runtime::Runtime> runtime, MilterContext&
     : runtime_(std::move(runtime)),
       context_(context),
       headerLeadingSpace_(headerLeadingSpace),
-      transaction_(runtime_->settings, runtime_->stages) {}
+      transaction_(runtime_->settings, runtime_->stages) {
+  metrics::sessionOpened();
+}
+
+Session::~Session() { metrics::sessionClosed(); }
 
 std::string Session::macroOr(std::string_view name, std::string fallback) {
   auto value = context_.macro(name);
@@ -17,6 +23,7 @@ std::string Session::macroOr(std::string_view name, std::string fallback) {
 }
 
 Verdict Session::connect(const std::string& hostname, std::optional<net::IpAddress> address) {
+  const metrics::StepTimer timer(metrics::Step::Connect);
   // Some MTAs pass no socket address (e.g. local submission); {client_addr} may still say.
   if (!address) {
     if (auto text = context_.macro("{client_addr}")) address = net::IpAddress::parse(*text);
@@ -25,23 +32,35 @@ Verdict Session::connect(const std::string& hostname, std::optional<net::IpAddre
 }
 
 void Session::helo(const std::string& name) {
+  const metrics::StepTimer timer(metrics::Step::Helo);
   transaction_.helo(name, macroOr("{tls_version}"), macroOr("{cipher}"));
 }
 
 Verdict Session::mailFrom(const std::vector<std::string>& args) {
+  const metrics::StepTimer timer(metrics::Step::Mail);
   return transaction_.mailFrom({args.empty() ? std::string() : args.front(), macroOr("{auth_authen}"),
                                 macroOr("{auth_type}"), macroOr("i")});
 }
 
 Verdict Session::rcpt(const std::vector<std::string>& args) {
+  const metrics::StepTimer timer(metrics::Step::Rcpt);
   return transaction_.rcpt(args.empty() ? std::string_view() : std::string_view(args.front()));
 }
 
-Verdict Session::header(const std::string& name, const std::string& value) { return transaction_.header(name, value); }
+Verdict Session::header(const std::string& name, const std::string& value) {
+  const metrics::StepTimer timer(metrics::Step::Header);
+  return transaction_.header(name, value);
+}
 
-Verdict Session::endOfHeaders() { return transaction_.endOfHeaders(); }
+Verdict Session::endOfHeaders() {
+  const metrics::StepTimer timer(metrics::Step::EndOfHeaders);
+  return transaction_.endOfHeaders();
+}
 
-Verdict Session::body(std::string_view chunk) { return transaction_.body(chunk); }
+Verdict Session::body(std::string_view chunk) {
+  const metrics::StepTimer timer(metrics::Step::Body);
+  return transaction_.body(chunk);
+}
 
 void Session::apply(const pipeline::HeaderEditPlan& plan) {
   const std::string lead = headerLeadingSpace_ ? " " : "";
@@ -59,13 +78,17 @@ void Session::apply(const pipeline::HeaderEditPlan& plan) {
 }
 
 Verdict Session::endOfMessage() {
+  const metrics::StepTimer timer(metrics::Step::EndOfMessage);
   const auto end = transaction_.endOfMessage(macroOr("i"));
   if (!end.verdict.stops()) apply(end.edits);
   runtime::recordForReports(*runtime_, end.message);
   return end.verdict;
 }
 
-void Session::abort() { transaction_.abort(); }
+void Session::abort() {
+  const metrics::StepTimer timer(metrics::Step::Abort);
+  transaction_.abort();
+}
 
 void Session::close() { transaction_.close(); }
 

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "authmilter/log/logger.h"
+#include "authmilter/metrics/metrics.h"
 #include "authmilter/report/log_line.h"
 #include "authmilter/util/strings.h"
 
@@ -71,7 +72,7 @@ void Transaction::helo(std::string name, std::string tlsVersion, std::string cip
 }
 
 void Transaction::beginMessage() {
-  if (message_) endMessage("aborted", "new MAIL FROM before the previous message ended", "");
+  if (message_) endMessage(metrics::Action::Aborted, "new MAIL FROM before the previous message ended", "");
   message_.emplace();
   pending_ = {};
   firstRcptRejection_.clear();
@@ -97,7 +98,7 @@ Verdict Transaction::mailFrom(const MailInfo& info) {
     v = pipeline_.run([&](Stage& s) { return s.onMailFrom(connection_, m); });
   }
   if (v.stops()) {
-    endMessage(toString(v.disposition), v.reason, v.reply.toString());
+    endMessage(metrics::actionOf(v.disposition), v.reason, v.reply.toString());
     return v;
   }
   pending_ = stronger(pending_, v);
@@ -172,7 +173,7 @@ Transaction::End Transaction::endOfMessage(std::string_view queueId) {
     }
   }
   end.verdict = v;
-  end.logLine = endMessage(toString(v.disposition), v.reason, v.reply.toString(), &end.message);
+  end.logLine = endMessage(metrics::actionOf(v.disposition), v.reason, v.reply.toString(), &end.message);
   return end;
 }
 
@@ -180,19 +181,20 @@ void Transaction::abort() {
   if (!message_) return;
   const auto& m = *message_;
   if (m.recipients.empty() && m.rejectedRecipients > 0) {
-    endMessage("reject", firstRcptRejection_, "");
+    endMessage(metrics::Action::Reject, firstRcptRejection_, "");
   } else {
-    endMessage("aborted", "", "");
+    endMessage(metrics::Action::Aborted, "", "");
   }
 }
 
 void Transaction::close() { abort(); }
 
-std::string Transaction::endMessage(std::string_view action, const std::string& reason, const std::string& reply,
+std::string Transaction::endMessage(metrics::Action action, const std::string& reason, const std::string& reply,
                                     Message* keep) {
   auto& m = *message_;
-  std::string line = report::formatLogLine(connection_, m, action, reason, reply);
+  std::string line = report::formatLogLine(connection_, m, metrics::toString(action), reason, reply);
   log::info(line);
+  metrics::countMessage(m, action);
   pipeline_.endMessage(m);
   if (keep != nullptr) *keep = std::move(m);
   message_.reset();

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "authmilter/log/logger.h"
+#include "authmilter/metrics/metrics.h"
 #include "authmilter/report/destination.h"
 #include "authmilter/report/report_mail.h"
 #include "authmilter/report/reporter.h"
@@ -217,9 +218,11 @@ struct FailureReporter::State {
   void run(const std::shared_ptr<State>& self);
   void handle(const FailureIncident& incident, RateLimiter& limiter);
   std::string spfRecord(const std::string& domain);
-  void count(uint64_t Counts::*which) {
+  void count(metrics::FailureReportEnd end) {
+    using enum metrics::FailureReportEnd;
+    metrics::countFailureReport(end);
     std::lock_guard lock(mutex);
-    ++(counts.*which);
+    ++(end == Sent ? counts.sent : end == Refused ? counts.refused : end == Limited ? counts.limited : counts.failed);
   }
 };
 
@@ -255,6 +258,7 @@ bool FailureReporter::submit(FailureIncident incident) {
   std::lock_guard lock(state_->mutex);
   if (state_->queue.size() >= state_->config->failureReports.queueSize) {
     ++state_->counts.dropped;
+    metrics::countFailureReport(metrics::FailureReportEnd::Dropped);
     return false;
   }
   state_->queue.push_back(std::move(incident));
@@ -277,6 +281,11 @@ FailureReporter::Counts FailureReporter::counts() const {
   return state_->counts;
 }
 
+size_t FailureReporter::pending() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->queue.size() + state_->busy;
+}
+
 void FailureReporter::State::run(const std::shared_ptr<State>& self) {
   (void)self;  // keeps the state alive while the thread runs
   const auto& f = config->failureReports;
@@ -293,7 +302,7 @@ void FailureReporter::State::run(const std::shared_ptr<State>& self) {
       handle(incident, limiter);
     } catch (const std::exception& e) {
       log::error("DMARC failure report for " + incident.reportedDomain + ": " + e.what());
-      count(&Counts::failed);
+      count(metrics::FailureReportEnd::Failed);
     }
     lock.lock();
     --busy;
@@ -325,22 +334,22 @@ void FailureReporter::State::handle(const FailureIncident& in, RateLimiter& limi
     error = send(message, address);
     if (!error.empty()) {
       log::error(what + " to " + address + ": not sent: " + error);
-      count(&Counts::failed);
+      count(metrics::FailureReportEnd::Failed);
       return false;
     }
-    count(&Counts::sent);
+    count(metrics::FailureReportEnd::Sent);
     return true;
   };
   for (const auto& uri : in.ruf) {
     const auto v = checkDestination(c, *resolver, in.policyDomain, uri);
     if (v.kind != DestinationVerdict::Kind::Send) {
       log::info(what + " to " + util::sanitize(v.address.empty() ? uri : v.address) + ": not sent: " + v.why);
-      count(&Counts::refused);
+      count(metrics::FailureReportEnd::Refused);
       continue;
     }
     if (!limiter.allow(v.address, now)) {
       log::info(what + " to " + v.address + ": not sent: over FailureReportRate");
-      count(&Counts::limited);
+      count(metrics::FailureReportEnd::Limited);
       continue;
     }
     if (deliver(v.address)) log::info(what + " to " + v.address + ": sent");
@@ -349,7 +358,7 @@ void FailureReporter::State::handle(const FailureIncident& in, RateLimiter& limi
   if (!bcc.empty()) {  // the local copy, whatever became of the others
     if (!limiter.allow(bcc, now)) {
       log::info(what + " copy to " + bcc + ": not sent: over FailureReportRate");
-      count(&Counts::limited);
+      count(metrics::FailureReportEnd::Limited);
     } else if (deliver(bcc)) {
       log::info(what + " copy to " + bcc + ": sent");
     }

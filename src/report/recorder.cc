@@ -1,6 +1,7 @@
 // The report recorder (see the header).
 #include "authmilter/report/recorder.h"
 
+#include "authmilter/metrics/metrics.h"
 #include "authmilter/log/logger.h"
 
 namespace authmilter::report {
@@ -27,6 +28,7 @@ bool Recorder::record(AggregateRecord record) {
     }
   }
   const uint64_t n = ++dropped_;
+  metrics::countReportRecordDropped();
   if (n == 1 || n % 1000 == 0) {
     log::warning("DMARC report records dropped: the report store cannot keep up (" + std::to_string(n) +
                  " so far; ReportQueueSize " + std::to_string(capacity_) + ")");

@@ -4,6 +4,8 @@
 // a wrong acceptance is an open relay.
 #include "authmilter/stages/relay_stage.h"
 
+#include "authmilter/metrics/metrics.h"
+
 
 #include "authmilter/util/strings.h"
 
@@ -47,12 +49,14 @@ class RelayStage : public pipeline::Stage {
 
   Verdict onMailFrom(const Connection& connection, Message& message) override {
     if (!message.authenticated() && util::listed(options_.submissionDaemons, connection.daemonName)) {
+      metrics::countRelayRefusal(metrics::RelayRefusal::UnauthenticatedSubmission);
       return Verdict::reject("530", "5.7.0", "Authentication required",
                              "unauthenticated submission on " + util::sanitize(connection.daemonName));
     }
     if (message.authenticated() && options_.senderLoginMap &&
         !options_.senderLoginMap->owns(message.authLogin, message.sender)) {
       const std::string login = util::sanitize(message.authLogin);
+      metrics::countRelayRefusal(metrics::RelayRefusal::SenderNotOwned);
       return Verdict::reject("553", "5.7.1",
                              "<" + message.sender.text + ">: Sender address rejected: not owned by user " + login,
                              "sender <" + message.sender.text + "> not owned by " + login);
@@ -64,6 +68,7 @@ class RelayStage : public pipeline::Stage {
     if (message.authenticated() || connection.trustedNetwork) return {};
     const RecipientClass c = classifyRecipient(rcpt, *options_.localDomains);
     if (c == RecipientClass::Local) return {};
+    metrics::countRelayRefusal(metrics::RelayRefusal::RelayDenied);
     return Verdict::reject("550", "5.7.1", "<" + rcpt.text + ">: Relay access denied",
                            "relay denied for <" + rcpt.text + "> (" + std::string(className(c)) + ")");
   }

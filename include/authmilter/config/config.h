@@ -45,6 +45,7 @@ struct Config {
   std::string userId;  // "user" or "user:group"; empty = keep the starting user
   std::string pidFile;
   unsigned shutdownTimeout = 30;
+  std::optional<SocketSpec> metricsSocket;  // MetricsSocket: inet or inet6, with an address
 
   // Logging
   log::LogOptions log;

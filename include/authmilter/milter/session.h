@@ -22,6 +22,9 @@ class Session {
   // `headerLeadingSpace`: the MTA passes header values with their leading space
   // (SMFIP_HDR_LEADSPC negotiated); headers we add must then carry one too.
   Session(std::shared_ptr<const runtime::Runtime> runtime, MilterContext& context, bool headerLeadingSpace);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   pipeline::Verdict connect(const std::string& hostname, std::optional<net::IpAddress> address);
   void helo(const std::string& name);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "authmilter/config/config.h"
+#include "authmilter/metrics/metrics.h"
 #include "authmilter/pipeline/pipeline.h"
 #include "authmilter/report/auth_results.h"
 
@@ -81,9 +82,9 @@ class Transaction {
 
  private:
   void beginMessage();
-  // Logs the message's line, ends it for every stage and returns the line; `keep`: where
-  // the Message goes (else it is dropped).
-  std::string endMessage(std::string_view action, const std::string& reason, const std::string& reply,
+  // Logs the message's line, counts it (metrics), ends it for every stage and returns the
+  // line; `keep`: where the Message goes (else it is dropped).
+  std::string endMessage(metrics::Action action, const std::string& reason, const std::string& reply,
                          Message* keep = nullptr);
   void setQueueId(std::string_view queueId);
   void readFrom();  // message_->from from the From header values seen

@@ -103,6 +103,7 @@ class FailureReporter {
     uint64_t dropped = 0;  // incidents the full queue could not take
   };
   Counts counts() const;
+  size_t pending() const;  // incidents queued or being handled (the metrics' queue depth)
 
  private:
   struct State;
