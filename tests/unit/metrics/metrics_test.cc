@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "authmilter/config/config.h"
@@ -178,6 +181,31 @@ TEST(MetricsTest, TextFormatHasTypesHelpBuildInfoAndQueueDepths) {
   EXPECT_EQ(sampleValue(text, std::string("authmilter_build_info{version=\"") + kVersion + "\"}"), 1);
   EXPECT_EQ(sampleValue(text, R"(authmilter_report_queue_depth{report="aggregate"})"), 7);
   EXPECT_EQ(sampleValue(text, R"(authmilter_report_queue_depth{report="failure"})"), 3);
+}
+
+// The Grafana dashboard in contrib/ asks only for series the daemon has.
+TEST(MetricsTest, TheGrafanaDashboardAsksOnlyForSeriesWeExport) {
+  std::ifstream in(AUTHMILTER_SOURCE_DIR "/contrib/grafana-authmilter.json");
+  ASSERT_TRUE(in) << "contrib/grafana-authmilter.json is missing";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string json = buffer.str();
+  std::set<std::string> families;
+  for (const auto& f : collect()) families.insert(f.name);
+  std::set<std::string> asked;
+  for (size_t at = json.find("authmilter_"); at != std::string::npos; at = json.find("authmilter_", at + 1)) {
+    size_t end = at;
+    while (end < json.size() && (std::islower(static_cast<unsigned char>(json[end])) || json[end] == '_')) ++end;
+    std::string name = json.substr(at, end - at);
+    for (const std::string suffix : {"_bucket", "_count", "_sum"}) {
+      if (name.ends_with(suffix) && families.contains(name.substr(0, name.size() - suffix.size()))) {
+        name.resize(name.size() - suffix.size());
+      }
+    }
+    asked.insert(name);
+  }
+  EXPECT_GE(asked.size(), 15u);  // every family but one or two has a panel
+  for (const auto& name : asked) EXPECT_TRUE(families.contains(name)) << name << " is not exported";
 }
 
 config::SocketSpec loopback(unsigned port) {
