@@ -68,9 +68,11 @@ void mapSocket(const ConfLine& line, Mapper& mapper) {
     const auto dir = spec->path.substr(0, spec->path.rfind('/'));
     const std::string moved = dir.substr(0, dir.rfind('/')) + "/authmilter/authmilter.sock";
     note = "moved from " + dir + " (the old daemon's directory) to " + moved + ": point the MTA there";
-    if (!moved.starts_with("/run/authmilter/")) {
-      note += "; with the packaged systemd unit add ReadWritePaths=" + moved.substr(0, moved.rfind('/')) +
-              " (systemctl edit authmilter)";
+    if (const auto movedDir = moved.substr(0, moved.rfind('/')); movedDir != "/run/authmilter") {
+      note += "; make it: install -d -o authmilter -g authmilter -m 0750 " + movedDir;
+      if (movedDir != "/var/spool/postfix/authmilter") {  // the packaged unit's ReadWritePaths= has that one
+        note += ", and let the packaged unit write there: ReadWritePaths=" + movedDir + " (systemctl edit authmilter)";
+      }
     }
     mapper.reportAt(line.where(), line.key, Status::Note, note);
     spec->text = "unix:" + moved;

@@ -306,8 +306,11 @@ TEST_F(ImportTest, PolicydSpfDefaultsRejectFailAndItsSkipListIsLoopback) {
 TEST_F(ImportTest, SocketsAndUsersOfTheSiteStayTheOldDaemonsOwnMove) {
   auto r = run("Socket local:/var/spool/postfix/opendkim/opendkim.sock\nUserID postfix:postfix\n", "");
   expectValues(r, {{"Socket", "unix:/var/spool/postfix/authmilter/authmilter.sock"}, {"UserID", "postfix:postfix"}});
-  EXPECT_NE(finding(r, "opendkim.conf:1", "Socket").find("ReadWritePaths=/var/spool/postfix/authmilter"),
+  EXPECT_NE(finding(r, "opendkim.conf:1", "Socket")
+                .find("make it: install -d -o authmilter -g authmilter -m 0750 /var/spool/postfix/authmilter"),
             std::string::npos);
+  r = run("Socket local:/var/spool/opendkim/opendkim.sock\n", "");
+  EXPECT_NE(finding(r, "opendkim.conf:1", "Socket").find("ReadWritePaths=/var/spool/authmilter"), std::string::npos);
   r = run("Socket inet:8891@localhost\n", "Socket inet:8893@localhost\n");
   expectValues(r, {{"Socket", "inet:8891@localhost"}});
   EXPECT_NE(finding(r, "opendmarc.conf:1", "Socket").find("conflict: authmilter has one Socket: kept 'inet:8891@localhost'"),
