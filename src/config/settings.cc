@@ -19,8 +19,8 @@ An unknown key or a bad value stops authmilter with "file:line: message";
 `authmilter -n -c FILE` checks a file and every list it names without starting.
 Relative file names are relative to the directory of this file.
 SIGHUP re-reads this file and every list file; a broken new configuration is refused
-(logged) and the running one stays in force. Socket, UMask, UserID and PidFile changes
-need a restart.)";
+(logged) and the running one stays in force. Socket, UMask, UserID, PidFile,
+MetricsSocket, ReportStore and ReportQueueSize changes need a restart.)";
 
 constexpr SettingSection kSections[] = {
     {"Daemon", ""},
