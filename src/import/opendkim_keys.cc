@@ -248,8 +248,6 @@ class OpenDkimMapper {
 
   void mapTable(const ConfLine& line) {
     const auto set = parseDataset(line.value);
-    const auto path = m_.filePath(line, set);
-    if (!path) return;
     const bool keys = is(line, "KeyTable");
     const ConfLine* other = first(keys ? "SigningTable" : "KeyTable");
     if (other == nullptr) {
@@ -257,6 +255,12 @@ class OpenDkimMapper {
                                              (keys ? "SigningTable" : "KeyTable") + " is not set");
       return;
     }
+    if (set.kind == Dataset::Kind::List) {
+      mapInlineTable(line, set, keys);
+      return;
+    }
+    const auto path = m_.filePath(line, set);
+    if (!path) return;
     const bool pattern = set.kind == Dataset::Kind::PatternFile;
     if (keys) {
       m_.set(line, "KeyTable", m_.resolve(*path),
@@ -268,18 +272,45 @@ class OpenDkimMapper {
     Dataset resolved = set;
     resolved.path = m_.resolve(*path);
     if (!m_.entriesQuietly(line, resolved, entries)) return;
-    for (const auto& e : entries) {
-      const auto words = util::splitList(e.text);
-      if (words.size() < 2) continue;
-      if (keys) {
-        const std::string& spec = words[1];  // domain:selector:key
-        const auto colon = spec.find(':');
-        if (colon != std::string::npos && spec.substr(0, colon) != "%") m_.addSignedDomain(spec.substr(0, colon));
-      } else if (const auto domain = signingKeyDomain(words[0]); domain == "*") {
-        m_.setSignsEverything();
-      } else if (!domain.empty()) {
-        m_.addSignedDomain(domain);
+    for (const auto& e : entries) learnSignedDomain(keys, e.text);
+  }
+
+  // OpenDKIM's csl: tables ("NAME=DOMAIN:SELECTOR:KEYFILE,..." and "ADDRESS=NAME,...") are
+  // written to files of authmilter's beside the conf ("key-table", "signing-table"), one
+  // "KEY VALUE" a line. csl: lookups were exact, as a plain file's are in authmilter.
+  void mapInlineTable(const ConfLine& line, const Dataset& set, bool keys) {
+    const std::string file = keys ? "key-table" : "signing-table";
+    const std::string origin = line.where() + ": " + line.key + " " + line.value;
+    for (const auto& element : set.entries) {
+      const auto eq = element.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == element.size()) {
+        m_.report(line, Status::CannotMap, "'" + element + "' is not KEY=VALUE: left out of " + file);
+        continue;
       }
+      std::string value = element.substr(eq + 1);
+      if (const auto colon = value.rfind(':'); keys && colon != std::string::npos) {
+        value = value.substr(0, colon + 1) + m_.resolve(value.substr(colon + 1));  // the key file, from BaseDirectory
+      }
+      const std::string text = element.substr(0, eq) + " " + value;
+      m_.addFileLine(file, keys ? "KeyTable" : "SigningTable", origin, text);
+      learnSignedDomain(keys, text);
+    }
+    m_.report(line, Status::Note, "the inline list is written to " + file + ", one \"KEY VALUE\" a line");
+  }
+
+  // LocalDomains learns the domains a KeyTable line ("NAME DOMAIN:SELECTOR:KEY") or a
+  // SigningTable line ("ADDRESS NAME") signs for.
+  void learnSignedDomain(bool keys, const std::string& text) {
+    const auto words = util::splitList(text);
+    if (words.size() < 2) return;
+    if (keys) {
+      const std::string& spec = words[1];  // domain:selector:key
+      const auto colon = spec.find(':');
+      if (colon != std::string::npos && spec.substr(0, colon) != "%") m_.addSignedDomain(spec.substr(0, colon));
+    } else if (const auto domain = signingKeyDomain(words[0]); domain == "*") {
+      m_.setSignsEverything();
+    } else if (!domain.empty()) {
+      m_.addSignedDomain(domain);
     }
   }
 

@@ -75,6 +75,11 @@ class Mapper {
   // `from` is the conf line whose dataset holds the entry.
   void addTrusted(const DatasetEntry& entry, const ConfLine& from);
   void addIgnored(const DatasetEntry& entry, const ConfLine& from);
+  // A line of a file authmilter-import writes beside the conf (`name`), which `setting` names.
+  void addFileLine(const std::string& name, const std::string& setting, const std::string& origin,
+                   const std::string& line) {
+    addListLine(name, setting, origin, line);
+  }
   // A domain we sign for: "example.com" or ".example.com" (every domain below).
   void addSignedDomain(const std::string& entry);
   bool signsFor(std::string_view domain) const;  // normalized

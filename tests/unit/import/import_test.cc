@@ -317,6 +317,23 @@ TEST_F(ImportTest, SocketsAndUsersOfTheSiteStayTheOldDaemonsOwnMove) {
             std::string::npos);
 }
 
+// csl: tables are written to files of authmilter's, one "KEY VALUE" a line, key files
+// resolved against BaseDirectory; an element that is not KEY=VALUE is reported.
+TEST_F(ImportTest, InlineTablesBecomeFilesBesideTheConf) {
+  const auto r = run("BaseDirectory /etc/opendkim\n"
+                     "KeyTable csl:k1=example.org:mail:keys/mail.private,k2=example.net:ed:/k/ed.private\n"
+                     "SigningTable csl:example.org=k1,example.net=k2,broken\n",
+                     "");
+  ASSERT_TRUE(r.ok()) << r.errors.front();
+  expectValues(r, {{"KeyTable", "key-table"}, {"SigningTable", "signing-table"}});
+  EXPECT_EQ(list(r, "key-table"), (std::vector<std::string>{"k1 example.org:mail:/etc/opendkim/keys/mail.private",
+                                                             "k2 example.net:ed:/k/ed.private"}));
+  EXPECT_EQ(list(r, "signing-table"), (std::vector<std::string>{"example.org k1", "example.net k2"}));
+  EXPECT_NE(finding(r, "opendkim.conf:3", "SigningTable").find("cannot map: 'broken' is not KEY=VALUE"),
+            std::string::npos);
+  EXPECT_EQ(list(r, "local-domains"), (std::vector<std::string>{"example.org", "example.net"}));
+}
+
 TEST_F(ImportTest, RenderedConfListsFindingsAndOrdersSettingsAsAuthmilterConf) {
   const auto r = run("KeyTable /k\nSigningTable /s\nSocket local:/run/opendkim/opendkim.sock\nAutoRestart yes\n", "");
   const auto text = renderConf(r, inputs_, "9.9");
