@@ -85,18 +85,6 @@ constexpr const char* kSpfZone =
 constexpr const char* kReportZone =
     "_dmarc.remote.example. 3600 TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@remote.example\"\n";
 
-// utime + stime of `pid` in milliseconds (/proc/PID/stat fields 14 and 15).
-double cpuMillis(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string skip;
-  for (int i = 3; i < 14; ++i) fields >> skip;
-  unsigned long utime = 0, stime = 0;
-  fields >> utime >> stime;
-  return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
