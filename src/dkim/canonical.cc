@@ -258,6 +258,12 @@ std::optional<std::string> decodeBase64(std::string_view text) {
   }
   if (clean.size() % 4 != 0) return std::nullopt;
   if (clean.empty()) return std::string();
+  // '=' only as the padding of the last quantum, at most two ("====" would make the size
+  // below negative).
+  const size_t data = clean.find('=');
+  if (data != std::string::npos && (clean.size() - data > 2 || clean.find_first_not_of('=', data) != std::string::npos)) {
+    return std::nullopt;
+  }
   std::string out(clean.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));

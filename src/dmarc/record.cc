@@ -119,7 +119,7 @@ std::optional<Record> parseRecord(std::string_view text) {
     }
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
       // RFC 6376 §3.2 tag lists: a duplicate tag is an error; the first value stays.
-      r.problems.push_back("duplicate tag " + name + "=");
+      r.problems.push_back("duplicate tag " + util::sanitize(name) + "=");
       if (name == "p") r.pInvalid = true;
       if (name == "sp") r.spInvalid = true;
       if (name == "np") r.npInvalid = true;

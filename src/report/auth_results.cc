@@ -1,6 +1,8 @@
 // Authentication-Results formatting and authserv-id extraction (RFC 8601 §2.2, §5).
 #include "authmilter/report/auth_results.h"
 
+#include <algorithm>
+
 #include "authmilter/mail/message_text.h"
 #include "authmilter/util/strings.h"
 
@@ -50,18 +52,46 @@ size_t skipCfws(std::string_view s, size_t i) {
 }
 }  // namespace
 
-std::string formatPropertyValue(std::string_view value) {
-  size_t ats = 0;
-  // pvalue = [ [ local-part ] "@" ] domain-name: "@example.com" (DKIM's header.i) is plain too.
-  bool plain = !value.empty() && value.back() != '@';
-  for (char c : value) {
-    if (c == '@') {
-      ++ats;
-    } else if (!plainChar(c)) {
-      plain = false;
-    }
+namespace {
+
+// Labels of `s` split at '.', each non-empty and passing `label`.
+template <typename Label>
+bool dotted(std::string_view s, Label label) {
+  while (true) {
+    const size_t dot = s.find('.');
+    if (!label(s.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) return true;
+    s.remove_prefix(dot + 1);
   }
-  return plain && ats <= 1 ? std::string(value) : quoted(value);
+}
+
+bool alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+// RFC 5321 sub-domain: Let-dig [Ldh-str], letters, digits and inner hyphens.
+bool subDomain(std::string_view l) {
+  if (l.empty() || !alnum(l.front()) || !alnum(l.back())) return false;
+  for (char c : l) {
+    if (!alnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string formatPropertyValue(std::string_view value) {
+  // pvalue = value / [ [ local-part ] "@" ] domain-name (RFC 8601 §2.2). Plain: a token,
+  // or a dot-atom local part (possibly empty: DKIM's header.i "@example.com") '@' a
+  // domain-name; "a@exa+mple.com" or "a.@example.com" are neither, so they are quoted.
+  const size_t at = value.find('@');
+  if (at == std::string_view::npos) {
+    return !value.empty() && std::all_of(value.begin(), value.end(), plainChar) ? std::string(value) : quoted(value);
+  }
+  const std::string_view local = value.substr(0, at);
+  const bool plain = (local.empty() || dotted(local, [](std::string_view atom) {
+                        return !atom.empty() && std::all_of(atom.begin(), atom.end(), plainChar);
+                      })) &&
+                     dotted(value.substr(at + 1), subDomain);
+  return plain ? std::string(value) : quoted(value);
 }
 
 std::string formatAuthResults(std::string_view authservId, const std::vector<pipeline::AuthResult>& results) {

@@ -45,6 +45,18 @@ pipeline::ArcOutcome outcomeOf(const arc::ChainResult& chain, const Connection& 
 // manager on this host or in TrustedNetworks re-sending what we checked on the way in.
 bool mayCarryResults(Skip why) { return why == Skip::Trusted || why == Skip::NoClientAddress; }
 
+// A value we may copy into a field of our own: no control characters but folds (a line
+// break, CRLF or LF, always followed by a blank), so the copy cannot start a new header line.
+bool wellFolded(std::string_view v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c == '\r' && (i + 1 >= v.size() || v[i + 1] != '\n')) return false;
+    if (c == '\n' && (i + 1 >= v.size() || (v[i + 1] != ' ' && v[i + 1] != '\t'))) return false;
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) return false;
+  }
+  return true;
+}
+
 class ArcStage : public pipeline::Stage {
  public:
   ArcStage(const ArcOptions& options, dns::Resolver& resolver, arc::KeyCache& keys)
@@ -55,7 +67,8 @@ class ArcStage : public pipeline::Stage {
     if (!started_) start(message);
     if (!collector_) return {};
     if (carried_.empty() && mail::isHeaderNamed(name, report::kAuthResultsHeader) &&
-        report::claimOf(value, options_.authservId) == report::AuthservIdClaim::Ours) {
+        report::claimOf(value, options_.authservId) == report::AuthservIdClaim::Ours &&
+        wellFolded(util::trim(value))) {
       carried_.assign(util::trim(value));
     }
     collector_->header(name, pipeline::valueAfterColon(connection, value, spaced_));

@@ -63,7 +63,7 @@ struct ChainResult {
   // which every newer one does (§5.2 step 5): the message changed before that hop.
   unsigned oldestPass = 0;
   bool terminated = false;  // the newest ARC-Seal says cv=fail: the chain ends there
-  std::vector<SetReport> details;  // by instance, 1 first (empty when the structure is broken)
+  std::vector<SetReport> details;  // by instance, 1 first (a broken structure: the sets read before the fault)
   // Per instance (index instance-1): where its AAR, AMS and AS are among the headers.
   std::vector<std::array<size_t, 3>> fields;
 

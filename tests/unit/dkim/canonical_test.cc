@@ -59,6 +59,22 @@ TEST(KeyRecordTest, AcceptsUsableKeysOnlyAndSaysWhy) {
 }
 
 // RFC 6376 §3.4.5's example, both canonicalizations.
+// Found by tests/fuzz/fuzz_dkim_tags (regressions/fuzz_dkim_tags/): "====" made the decoded
+// size negative, and the string resize threw std::length_error out of a b= or p= value.
+TEST(Base64Test, PaddingOnlyAtTheEnd) {
+  EXPECT_EQ(decodeBase64("=\r\t==\r\t="), std::nullopt);
+  EXPECT_EQ(decodeBase64("===="), std::nullopt);
+  EXPECT_EQ(decodeBase64("AA=A"), std::nullopt);
+  EXPECT_EQ(decodeBase64("A==="), std::nullopt);
+  EXPECT_EQ(decodeBase64("AAAA===="), std::nullopt);
+  EXPECT_EQ(decodeBase64("YQ=="), "a");
+  EXPECT_EQ(decodeBase64("YWI="), "ab");
+  EXPECT_EQ(decodeBase64("YW Jj\r\n\t"), "abc");
+  std::string error;
+  EXPECT_EQ(parsePublicKeyRecord("v=DKIM1; p====", &error), std::nullopt);
+  EXPECT_EQ(error, "key p= is not base64");
+}
+
 TEST(CanonicalizationTest, Rfc6376Example) {
   std::string relaxed, simple;
   canonicalHeader(Canonicalization::Relaxed, "A", " X", relaxed);

@@ -62,6 +62,16 @@ TEST(DmarcRecordTest, BadValuesKeepDefaultsOrInvalidateThePolicy) {
   EXPECT_EQ(parseRecord("v=DMARC1; p=none; p=reject")->p, Policy::None);
 }
 
+// Found by tests/fuzz/fuzz_dmarc_record (regressions/fuzz_dmarc_record/): a duplicate tag's
+// name went into the problem text unsanitized, control characters and all (log lines).
+TEST(DmarcRecordTest, ProblemsNameDuplicateTagsPrintably) {
+  const auto r = parseRecord("v=DMARC1; x\ny=1; x\ny=2; \x01=a; \x01=b");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->problems.size(), 2u);
+  EXPECT_EQ(r->problems[0], "duplicate tag x?y=");
+  EXPECT_EQ(r->problems[1], "duplicate tag ?=");
+}
+
 TEST(DmarcRecordTest, RuaNeedsOneSyntacticallyValidUri) {
   EXPECT_FALSE(parseRecord("v=DMARC1; rua=")->ruaValid);
   EXPECT_FALSE(parseRecord("v=DMARC1; rua=dmarc@example.com")->ruaValid) << "no scheme";

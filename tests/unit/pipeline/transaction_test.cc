@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -200,6 +201,32 @@ TEST_F(TransactionTest, AbortLogsTheMessageAndTheConnectionGoesOn) {
   EXPECT_THAT(logger_->lines().back(), HasSubstr(" action=aborted"));
   const auto end = deliver(*t, kForged);
   EXPECT_TRUE(end.verdict.isContinue());
+}
+
+// Found by tests/fuzz/fuzz_transaction (regressions/fuzz_transaction/arc-carried-bare-cr):
+// an Authentication-Results claiming our id, with a bare CR, from a trusted host was copied
+// as the payload of the ARC-Authentication-Results we seal with, a field of our own that
+// the CR could break. Such a value is not carried; our own results are sealed instead.
+TEST_F(TransactionTest, ArcSealingCarriesOnlyWellFoldedResults) {
+  chmod(dir_.write("arc.pem", testsupport::dkimFixture("rsa2048.pem")).c_str(), 0600);
+  auto t = start("ARCSealing all\nARCSealKey example.org:arc:arc.pem\nSPFCheck no\nDKIMVerify no\nDMARCCheck no\n");
+  t->connect({"lists.example.org", net::IpAddress::parse("10.1.2.3"), "MTA", true});
+  t->helo("lists.example.org");
+  ASSERT_FALSE(t->mailFrom({"<list@example.org>", "", "", "Q1"}).stops());
+  ASSERT_TRUE(t->rcpt("<bob@example.org>").isContinue());
+  t->header("From", " a@example.com");
+  t->header("Authentication-Results", " mx.test.example; spf=pass\r#X-Evil: 1");
+  t->endOfHeaders();
+  t->body("hi\r\n");
+  const auto end = t->endOfMessage();
+  const HeaderEdit* aar = nullptr;
+  for (const auto& e : end.edits.edits) {
+    if (e.name == "ARC-Authentication-Results") aar = &e;
+  }
+  ASSERT_NE(aar, nullptr);
+  EXPECT_THAT(aar->value, Not(HasSubstr("\r")));
+  EXPECT_THAT(aar->value, Not(HasSubstr("X-Evil")));
+  EXPECT_THAT(aar->value, HasSubstr("i=1; mx.test.example;"));
 }
 
 }  // namespace

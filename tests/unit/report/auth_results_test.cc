@@ -48,6 +48,19 @@ TEST(AuthResultsTest, PropertyValuesAreQuotedWhenNeeded) {
   EXPECT_EQ(formatPropertyValue("eve\r\nX-Evil: 1"), "\"eveX-Evil: 1\"");
 }
 
+// Found by tests/fuzz/fuzz_auth_results (regressions/fuzz_auth_results/): a value with an
+// '@' is plain only as local-part "@" domain-name (RFC 8601 §2.2); a login or sender like
+// "@d+.im" was written bare, which no reader can take as a pvalue.
+TEST(AuthResultsTest, AnAddressIsPlainOnlyWithADomainName) {
+  for (const std::string quoted : {"@d+.im", "F@examp+le.net", "a@example.org.", "a@-x.example", "a@ex_ample.org",
+                                   ".a@example.org", "a..b@example.org"}) {
+    EXPECT_EQ(formatPropertyValue(quoted), "\"" + quoted + "\"");
+  }
+  for (const std::string plain : {"first.last+tag@mail-1.example.org", "@a.example", "x+y"}) {
+    EXPECT_EQ(formatPropertyValue(plain), plain);
+  }
+}
+
 TEST(AuthResultsTest, AuthservIdOf) {
   EXPECT_EQ(authservIdOf("mx.example.org; spf=pass"), "mx.example.org");
   EXPECT_EQ(authservIdOf(" mx.example.org 1; none"), "mx.example.org");
