@@ -281,9 +281,28 @@ class Evaluation {
       o_.result = Result::Pass;
     } else if (!unknown.empty()) {
       temperror("DNS error finding the Organizational Domain of " + unknown);
+    } else if (const auto open = undecidedByDns(r); !open.empty()) {
+      temperror(open + " could not be checked (DNS error)");
     } else {
       o_.result = Result::Fail;
     }
+  }
+
+  // Nothing aligned, but an SPF or DKIM result that DNS trouble left open (temperror) names
+  // a domain that would align: it might have passed, so the outcome is not known. A DNS
+  // failure is never a verdict: temperror, not a fail that p=reject would refuse (the
+  // author's own signature whose key lookup timed out). An unaligned one changes nothing.
+  std::string undecidedByDns(const Record& r) {
+    if (o_.spf.result == "temperror" && !o_.spf.domain.empty() &&
+        aligned(normalized(o_.spf.domain), r.strictSpf).value_or(true)) {
+      return "SPF for " + o_.spf.domain;
+    }
+    for (const auto& d : o_.dkim) {
+      if (d.result == "temperror" && !d.domain.empty() && aligned(normalized(d.domain), r.strictDkim).value_or(true)) {
+        return "the DKIM key of " + d.domain;
+      }
+    }
+    return {};
   }
 
   // RFC 9989 §3.2.13: a name with NXDOMAIN or NODATA for A, AAAA and MX does not exist.

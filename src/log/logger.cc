@@ -5,6 +5,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -36,8 +37,8 @@ const char* levelWord(LogLevel level) {
 }
 
 // Writes "2026-11-25T09:00:00Z authmilter[123]: warning: text\n" with one write(2), so
-// lines from concurrent sessions never interleave.
-void writeLine(int fd, LogLevel level, std::string_view line) {
+// lines from concurrent sessions never interleave. False (errno set) when it could not.
+bool writeLine(int fd, LogLevel level, std::string_view line) {
   char stamp[32];
   const time_t now = time(nullptr);
   struct tm tm {};
@@ -52,10 +53,12 @@ void writeLine(int fd, LogLevel level, std::string_view line) {
   while (left > 0) {
     const ssize_t n = ::write(fd, p, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n == 0) errno = EIO;
+    if (n <= 0) return false;
     p += n;
     left -= static_cast<size_t>(n);
   }
+  return true;
 }
 
 class StandardLogger : public Logger {
@@ -70,13 +73,32 @@ class StandardLogger : public Logger {
     if (static_cast<int>(level) > static_cast<int>(options_.level)) return;
     const std::string clean = util::sanitize(line);
     if (options_.syslog) syslog(syslogPriority(level), "%s%s", levelWord(level), clean.c_str());
-    if (fd_ >= 0) writeLine(fd_, level, clean);
+    if (fd_ >= 0 && !writeLine(fd_, level, clean)) {
+      reportFailure(errno);
+    } else {
+      failing_.store(false, std::memory_order_relaxed);
+    }
   }
 
  private:
+  // A log file that cannot be written (disk full, I/O error) must not stop the mail: its
+  // lines are lost, and that is said once (until a write succeeds again) on stderr, which
+  // the journal keeps under systemd, and to syslog when it is on.
+  void reportFailure(int error) {
+    if (failing_.exchange(true)) return;
+    const std::string text = "cannot write log file " + options_.file + ": " + std::strerror(error) +
+                             "; its lines are lost until it can be written";
+    if (fd_ != STDERR_FILENO) {
+      const std::string line = "authmilter: " + text + "\n";
+      (void)!::write(STDERR_FILENO, line.data(), line.size());
+    }
+    if (options_.syslog) syslog(LOG_ERR, "error: %s", text.c_str());
+  }
+
   LogOptions options_;
   int fd_;
   bool ownsFd_;
+  std::atomic<bool> failing_{false};
 };
 
 class StderrLogger : public Logger {
