@@ -10,14 +10,17 @@
 namespace authmilter::config {
 
 std::string stripComment(const std::string& line) {
-  size_t cut = std::string::npos;
-  for (size_t i = 0; i < line.size(); ++i) {
-    if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+  // '#' starts a comment at the start of the text or after a blank; "blank" is what trim()
+  // removes, so "\r#x" (a CRLF file's stray CR) is a comment too, and stripping is idempotent.
+  const std::string_view text = util::trim(line);
+  size_t cut = std::string_view::npos;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '#' && (i == 0 || std::string_view(" \t\r\n").find(text[i - 1]) != std::string_view::npos)) {
       cut = i;
       break;
     }
   }
-  return std::string(util::trim(std::string_view(line).substr(0, cut)));
+  return std::string(util::trim(text.substr(0, cut)));
 }
 
 std::vector<ListLine> readListFile(const std::string& path, const std::string& confFile, int confLine,

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "authmilter/config/list_file.h"
 #include "authmilter/config/settings.h"
 #include "authmilter/dkim/signer.h"
 #include "authmilter/runtime/runtime.h"
@@ -85,6 +86,18 @@ TEST(ConfigTest, KeysAreCaseInsensitiveAndCommentsStripped) {
   EXPECT_EQ(config->authservId, "mx.example.org");
   EXPECT_EQ(config->log.level, log::LogLevel::Debug);
   EXPECT_FALSE(config->log.syslog);
+}
+
+// Found by fuzzing (tests/fuzz/regressions/fuzz_list_file): a '#' behind a stray CR at the
+// start of a line was an entry "#..." after trimming, not a comment; stripping is idempotent.
+TEST(ConfigTest, ACommentBehindBlanksOfAnyKindIsAComment) {
+  EXPECT_EQ(stripComment("\r#x"), "");
+  EXPECT_EQ(stripComment("\r \t# comment"), "");
+  EXPECT_EQ(stripComment("example.org\r#x"), "example.org");
+  EXPECT_EQ(stripComment("a#b # c"), "a#b");
+  for (const std::string line : {"\r#x", " a\r#b", "x #y", "#", "a#b"}) {
+    EXPECT_EQ(stripComment(stripComment(line)), stripComment(line)) << line;
+  }
 }
 
 TEST(ConfigTest, BadValuesNameFileAndLine) {
