@@ -18,6 +18,7 @@ import pathlib
 import re
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,8 @@ class World:
             'quarantine.test. IN TXT "v=spf1 ip4:192.0.2.1 -all"',
             '_dmarc.quarantine.test. IN TXT "v=DMARC1; p=quarantine; rua=mailto:agg@unverified.test"',
             'remote.test. IN TXT "v=spf1 -all"',
+            # a DKIM key that never comes: authmilter waits at end of message (mid-message kill)
+            '!drop stuck._domainkey.remote.test TXT',
         ]) + "\n"
 
     def start_dns(self):
@@ -498,6 +501,60 @@ def milter_down_tempfails_and_loses_nothing(w):
         s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
         check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
         our_ar(w.delivered(mid))
+
+
+def udp_sockets_of(pid):
+    """The inodes of the UDP sockets process `pid` has open (a DNS query in flight)."""
+    inodes = set()
+    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    udp = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in pathlib.Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[9] in inodes:
+                udp.add(fields[9])
+    return udp
+
+
+@scenario
+def milter_killed_mid_message_tempfails_and_loses_nothing(w):
+    # The message's DKIM key lookup never gets an answer, so authmilter is still working on the
+    # end of message when it is killed: the MTA must tempfail that message (not accept it
+    # unchecked), keep nothing, and take it once authmilter is back.
+    mid = new_id("killed-mid-message")
+    sig = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=remote.test; s=stuck; h=from:subject;\n"
+           " bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGhpcyBpcyBub3QgYSBzaWduYXR1cmU=\n")
+    data = sig + message(mid, "someone@remote.test", "bob@local.test")
+    before = w.mta.queued_ids()
+    authmilter = w.procs["authmilter"]
+    smtp = smtplib.SMTP("127.0.0.1", w.mta.port, source_address=(OUTSIDE, 0), timeout=TIMEOUT)
+    try:
+        smtp.ehlo("client.remote.test")
+        check(smtp.mail("someone@remote.test")[0] == 250, "MAIL refused")
+        check(smtp.rcpt("bob@local.test")[0] == 250, "RCPT refused")
+        check(smtp.docmd("DATA")[0] == 354, "DATA refused")
+        wire = data.replace("\n", "\r\n").replace("\r\n.", "\r\n..")
+        smtp.send(wire.encode() + (b"" if wire.endswith("\r\n") else b"\r\n") + b".\r\n")
+        wait_until("authmilter's DNS query at end of message", lambda: udp_sockets_of(authmilter.pid))
+        w.stop_authmilter(signal.SIGKILL)
+        code, text = smtp.getreply()
+    finally:
+        smtp.close()
+        if "authmilter" not in w.procs:
+            w.start_authmilter()
+    check(400 <= code < 500, f"expected a 4xx for the message in progress, got {code} {text!r}")
+    check(w.mta.queued_ids() == before, "something was queued while authmilter died")
+    check(w.not_delivered(mid), "delivered unchecked while authmilter died")
+    s = w.swaks(port=w.mta.port, sender="someone@remote.test", to="bob@local.test", data=data)
+    check(s.result.returncode == 0, "refused after the restart:\n" + s.transcript)
+    raw = w.delivered(mid)
+    check(b"dkim=temperror" in raw, "expected dkim=temperror for the key that never comes:\n" + raw.decode())
 
 
 def as_list_resends(raw, subject_tag="[list] "):
