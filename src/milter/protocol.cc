@@ -127,19 +127,19 @@ void Writer::addHeader(std::string_view name, std::string_view value) {
 }
 
 void Writer::insertHeader(uint32_t index, std::string_view name, std::string_view value) {
-  std::string data;
-  putU32(data, index);
-  putString(data, name);
-  putString(data, value);
-  packet(reply::kInsertHeader, data);
+  indexedHeader(reply::kInsertHeader, index, name, value);
 }
 
 void Writer::changeHeader(uint32_t index, std::string_view name, std::string_view value) {
+  indexedHeader(reply::kChangeHeader, index, name, value);
+}
+
+void Writer::indexedHeader(char command, uint32_t index, std::string_view name, std::string_view value) {
   std::string data;
   putU32(data, index);
   putString(data, name);
   putString(data, value);
-  packet(reply::kChangeHeader, data);
+  packet(command, data);
 }
 
 void Writer::quarantine(std::string_view reason) {

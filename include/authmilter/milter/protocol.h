@@ -100,6 +100,7 @@ class Writer {
 
  private:
   void packet(char command, std::string_view data);
+  void indexedHeader(char command, uint32_t index, std::string_view name, std::string_view value);
   std::string out_;
 };
 
