@@ -136,12 +136,7 @@ class Loader {
   std::string choice(std::string_view name) {
     const auto v = raw(name);
     const SettingDef* def = findSetting(name);
-    std::string_view choices = def->choices;
-    while (!choices.empty()) {
-      const auto bar = choices.find('|');
-      if (util::iequals(choices.substr(0, bar), v.value)) return util::toLower(v.value);
-      choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
-    }
+    if (isChoice(*def, v.value)) return util::toLower(v.value);
     error(v.line, std::string(name) + ": expected one of " + std::string(def->choices) + ", got '" + v.value + "'");
     return std::string(def->defaultValue);
   }

@@ -716,4 +716,14 @@ const SettingDef* findSetting(std::string_view name) {
   return nullptr;
 }
 
+bool isChoice(const SettingDef& def, std::string_view value) {
+  std::string_view choices = def.choices;
+  while (!choices.empty()) {
+    const auto bar = choices.find('|');
+    if (util::iequals(choices.substr(0, bar), value)) return true;
+    choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+  }
+  return false;
+}
+
 }  // namespace authmilter::config

@@ -121,18 +121,12 @@ void mapUmask(const ConfLine& line, Mapper& mapper) {
 }
 
 void mapFacility(const ConfLine& line, Mapper& mapper) {
-  const std::string facility = util::toLower(line.value);
-  std::string_view choices = config::findSetting("SyslogFacility")->choices;
-  while (!choices.empty()) {
-    const auto bar = choices.find('|');
-    if (choices.substr(0, bar) == facility) {
-      mapper.set(line, "SyslogFacility", facility);
-      return;
-    }
-    choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+  const auto& facility = *config::findSetting("SyslogFacility");
+  if (config::isChoice(facility, line.value)) {
+    mapper.set(line, "SyslogFacility", util::toLower(line.value));
+  } else {
+    mapper.report(line, Status::CannotMap, "authmilter logs to " + std::string(facility.choices));
   }
-  mapper.report(line, Status::CannotMap,
-                "authmilter logs to " + std::string(config::findSetting("SyslogFacility")->choices));
 }
 
 void mapAuthservId(const ConfLine& line, Mapper& mapper) {

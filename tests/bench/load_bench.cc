@@ -25,11 +25,10 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-#include <fstream>
-#include <iterator>
 
 #include "bench_stats.h"
 #include "daemon_harness.h"
+#include "fixture_files.h"
 #include "milter_client.h"
 
 using namespace authmilter::testsupport;
@@ -132,10 +131,7 @@ Sample sample(pid_t pid, double seconds, long messages) {
 
 std::string daemonConf(const TempDir& dir) {
   dir.write("domains", "local.example\n");
-  const std::string key = dir.write("ed25519.pem", [] {
-    std::ifstream in(std::string(AUTHMILTER_DKIM_FIXTURES) + "/ed25519.pem");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }());
+  const std::string key = dir.write("ed25519.pem", dkimFixture("ed25519.pem"));
   chmod(key.c_str(), 0600);
   dir.write("keytable", "k %:ed25519:" + key + "\n");
   dir.write("signingtable", "local.example k\n");

@@ -54,6 +54,8 @@ std::span<const SettingDef> reportSettingDefs();  // settings_report.cc; part of
 std::span<const SettingDef> arcSettingDefs();     // settings_arc.cc; part of settingDefs()
 std::string_view settingsIntro();  // what the file is, its syntax, reloading
 const SettingDef* findSetting(std::string_view name);  // case-insensitive
+// Whether `value` is one of an Enum setting's choices ("a|b|c"), case-insensitively.
+bool isChoice(const SettingDef& def, std::string_view value);
 
 // conf/authmilter.conf as shipped: the intro, then each section with its options, each
 // documented in comments above its sample line.
