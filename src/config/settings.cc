@@ -197,6 +197,45 @@ given to this user. Default: unset (keep the starting user).)",
 this long for messages in progress to finish (0-3600). Default: 30)",
      .sample = "ShutdownTimeout 30",
      .bind = {.number = [](Config& c, long v) { c.shutdownTimeout = static_cast<unsigned>(v); }}},
+    {.name = "MilterEngine",
+     .kind = SettingKind::Enum,
+     .defaultValue = "libmilter",
+     .choices = "libmilter|native",
+     .section = "Daemon",
+     .syntax = "libmilter|native",
+     .help = R"(what speaks the milter protocol with the MTA. libmilter: the sendmail
+library, a thread per connection. native: authmilter's own engine (protocol version 6, as
+Postfix and sendmail speak it): one event loop reads every command the MTA has sent in one
+read and answers them in one write, and MilterWorkers threads do the message work, so a
+slow DNS answer holds up only its own session. Both give the MTA the same bytes (tested
+side by side). A change takes effect at restart. Default: libmilter)",
+     .sample = "MilterEngine libmilter",
+     .bind = {.choice = [](Config& c, std::string_view v) {
+       c.milterEngine = v == "native" ? Config::MilterEngine::Native : Config::MilterEngine::Libmilter;
+     }}},
+    {.name = "MilterWorkers",
+     .kind = SettingKind::Integer,
+     .defaultValue = "32",
+     .min = 1,
+     .max = 1024,
+     .section = "Daemon",
+     .syntax = "N",
+     .help = R"(MilterEngine native: the threads that read, check and answer sessions
+(1-1024). A session waiting on DNS holds one; when all are busy, other sessions wait for
+one to be free. Default: 32)",
+     .sample = "MilterWorkers 32",
+     .bind = {.number = [](Config& c, long v) { c.milterWorkers = static_cast<unsigned>(v); }}},
+    {.name = "MilterTimeout",
+     .kind = SettingKind::Integer,
+     .defaultValue = "7210",
+     .min = 1,
+     .max = 86400,
+     .section = "Daemon",
+     .syntax = "SECONDS",
+     .help = R"(a milter connection on which the MTA sends nothing for this long is
+closed (1-86400; libmilter's own default). Default: 7210)",
+     .sample = "MilterTimeout 7210",
+     .bind = {.number = [](Config& c, long v) { c.milterTimeout = static_cast<unsigned>(v); }}},
     {.name = "MetricsSocket",
      .kind = SettingKind::String,
      .defaultValue = "",

@@ -14,6 +14,7 @@
 
 #include "authmilter/log/logger.h"
 #include "authmilter/milter/config_store.h"
+#include "authmilter/milter/dialogue.h"
 #include "authmilter/milter/libmilter_context.h"
 #include "authmilter/milter/session.h"
 #include "authmilter/pipeline/stage.h"
@@ -25,19 +26,7 @@ namespace {
 using pipeline::Disposition;
 using pipeline::Verdict;
 
-// Macros each stage of the SMTP dialogue needs (smfi_setsymlist). Postfix and sendmail
-// send these when asked; see README "Macros" for MTA versions that need configuration.
-constexpr std::pair<int, const char*> kMacros[] = {
-    {SMFIM_CONNECT, "{daemon_name} {client_addr} {client_name}"},
-    {SMFIM_HELO, "{tls_version} {cipher}"},
-    {SMFIM_ENVFROM, "i {auth_authen} {auth_type} {mail_addr}"},
-    {SMFIM_ENVRCPT, "{rcpt_addr}"},
-    {SMFIM_EOM, "i"},
-};
-
-std::atomic<bool> g_draining{false};
-
-constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+static_assert(kActions == (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST));
 
 struct ConnectionState {
   std::shared_ptr<const runtime::Runtime> runtime;
@@ -49,26 +38,21 @@ struct ConnectionState {
   ConnectionState(std::shared_ptr<const runtime::Runtime> r, SMFICTX* ctx) : runtime(std::move(r)), context(ctx) {}
 };
 
+// The protocol negotiated on this thread's connection (libmilter serves a connection on one
+// thread): after SMFIC_QUIT_NC the next session's state starts from it, as the MTA does not
+// negotiate again.
+thread_local unsigned long t_protocol = 0;
+
 ConnectionState* stateOf(SMFICTX* ctx) { return static_cast<ConnectionState*>(smfi_getpriv(ctx)); }
 
 ConnectionState* ensureState(SMFICTX* ctx) {
   ConnectionState* state = stateOf(ctx);
   if (state == nullptr) {
     state = new ConnectionState(currentRuntime(), ctx);
+    state->protocol = t_protocol;
     smfi_setpriv(ctx, state);
   }
   return state;
-}
-
-// libmilter rejects '%' in reply text it does not expect and CR/LF break the reply.
-std::string replyText(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    if (c == '%') out.push_back('%');
-    out.push_back(c);
-  }
-  return out;
 }
 
 sfsistat toStatus(SMFICTX* ctx, const Verdict& v) {
@@ -144,15 +128,16 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
   ConnectionState* state = ensureState(ctx);
   *pf0 = kActions & f0;
-  *pf1 = requestedProtocol(f1, state->runtime->hooks);
+  *pf1 = requestedProtocol(static_cast<uint32_t>(f1), state->runtime->hooks);
   *pf2 = 0;
   *pf3 = 0;
   state->protocol = *pf1;
-  if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) {
-    log::warning("MTA does not allow adding/changing headers: no Authentication-Results will be written");
-  }
+  t_protocol = *pf1;
+  checkOfferedActions(static_cast<uint32_t>(f0));
   if (f0 & SMFIF_SETSYMLIST) {
-    for (const auto& [stage, macros] : kMacros) smfi_setsymlist(ctx, stage, const_cast<char*>(macros));
+    for (const auto& [stage, macros] : kMacroLists) {
+      smfi_setsymlist(ctx, static_cast<int>(stage), const_cast<char*>(macros));
+    }
   }
   return SMFIS_CONTINUE;
 }
@@ -180,7 +165,7 @@ sfsistat onHelo(SMFICTX* ctx, char* name) {
 
 sfsistat onMailFrom(SMFICTX* ctx, char** argv) {
   return guarded(ctx, SMFIP_NR_MAIL, "mail", [&](Session& s) {
-    if (g_draining.load()) {
+    if (draining()) {
       return Verdict::tempfail("451", "4.3.2", "Mail filter restarting, try again later", "draining");
     }
     return s.mailFrom(args(argv));
@@ -243,18 +228,6 @@ sfsistat onClose(SMFICTX* ctx) {
 }  // extern "C"
 
 }  // namespace
-
-void setDraining(bool draining) { g_draining.store(draining); }
-
-unsigned long requestedProtocol(unsigned long offered, unsigned hooks) {
-  // No reply wanted at connect, HELO, headers, end of headers, body: verdicts from those are
-  // given at MAIL FROM or end of message. MAIL and RCPT keep their replies (relay policy).
-  unsigned long wanted = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-                         SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
-  if (!(hooks & pipeline::kHookBody)) wanted |= SMFIP_NOBODY;
-  if (!(hooks & pipeline::kHookEndOfHeaders)) wanted |= SMFIP_NOEOH;
-  return wanted & offered;
-}
 
 bool registerCallbacks() {
   // libmilter reads one milter packet (a header field, a body chunk) of at most 64 KB by

@@ -8,9 +8,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <libmilter/mfapi.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,7 +17,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -29,7 +26,8 @@
 
 #include "authmilter/log/logger.h"
 #include "authmilter/metrics/exporter.h"
-#include "authmilter/milter/callbacks.h"
+#include "authmilter/milter/dialogue.h"
+#include "authmilter/milter/engine.h"
 #include "authmilter/milter/config_store.h"
 #include "authmilter/milter/session.h"
 #include "authmilter/report/report_store.h"
@@ -109,44 +107,6 @@ void prepareUnixSocket(const std::string& path, const std::optional<Identity>& i
   if (stat(dir.c_str(), &st) == 0) return;
   if (mkdir(dir.c_str(), 0750) != 0) throw StartupError(errnoText("cannot create socket directory " + dir));
   if (id && chown(dir.c_str(), id->uid, id->gid) != 0) throw StartupError(errnoText("chown " + dir));
-}
-
-// Where libmilter listens, so that a stop can wake its listener (see wakeListener).
-sockaddr_storage g_listenAddress{};
-socklen_t g_listenAddressLength = 0;
-
-// libmilter does not expose its listening socket: find it among our descriptors. Sets
-// TCP_NODELAY on an inet listener (accepted sockets inherit it on Linux), so replies made
-// of several small packets are not held back by Nagle waiting on the MTA's delayed ACK.
-std::string tuneListener() {
-  for (int fd = 3; fd < 1024; ++fd) {
-    int listening = 0;
-    socklen_t len = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
-    sockaddr_storage ss{};
-    socklen_t sslen = sizeof ss;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0) continue;
-    std::memcpy(&g_listenAddress, &ss, sslen);
-    g_listenAddressLength = sslen;
-    if (ss.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&ss)->sun_path);
-    const int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-      log::warning(errnoText("setsockopt TCP_NODELAY"));
-    }
-    char host[INET6_ADDRSTRLEN] = {};
-    unsigned port = 0;
-    if (ss.ss_family == AF_INET) {
-      const auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-      inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-      port = ntohs(sin->sin_port);
-      return "inet:" + std::to_string(port) + "@" + host;
-    }
-    const auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-    port = ntohs(sin6->sin6_port);
-    return "inet6:" + std::to_string(port) + "@" + host;
-  }
-  return "?";
 }
 
 // Forks into the background. The parent stays until the child says it is ready (pid file
@@ -246,6 +206,9 @@ class Reloader {
                                         std::pair{next->userId != previous->userId, "UserID"},
                                         std::pair{next->umask != previous->umask, "UMask"},
                                         std::pair{next->pidFile != previous->pidFile, "PidFile"},
+                                        std::pair{next->milterEngine != previous->milterEngine, "MilterEngine"},
+                                        std::pair{next->milterWorkers != previous->milterWorkers, "MilterWorkers"},
+                                        std::pair{next->milterTimeout != previous->milterTimeout, "MilterTimeout"},
                                         std::pair{!sameSocket(next->metricsSocket, previous->metricsSocket),
                                                   "MetricsSocket"},
                                         std::pair{next->reports.store != previous->reports.store, "ReportStore"},
@@ -267,51 +230,14 @@ class Reloader {
   std::thread thread_;
 };
 
-// libmilter's listener polls its socket with a 5 s timeout while holding the lock that
-// smfi_stop() needs, so a stop would take up to 5 s. A connection to ourselves wakes it;
-// it then sees the stop flag (set before smfi_stop() waits for that lock) and ends.
-void wakeListener() {
-  sockaddr_storage target = g_listenAddress;
-  if (target.ss_family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&target);
-    if (sin->sin_addr.s_addr == htonl(INADDR_ANY)) sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  } else if (target.ss_family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&target);
-    if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) sin6->sin6_addr = in6addr_loopback;
-  } else if (target.ss_family != AF_UNIX) {
-    return;
-  }
-  const int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
-  (void)::connect(fd, reinterpret_cast<sockaddr*>(&target), g_listenAddressLength);
-  ::close(fd);
-}
-
-// Graceful stop: libmilter stops serving every connection once smfi_stop() is called, so
-// first let the messages in progress finish (new MAIL FROMs get 451 meanwhile: the caller
-// has set draining), then stop.
-void drainAndStop(unsigned timeoutSeconds) {
+// Graceful stop: let the messages in progress finish (new MAIL FROMs get 451 meanwhile: the
+// caller has set draining), then stop the engine.
+void drainAndStop(Engine& engine, unsigned timeoutSeconds) {
   if (!Session::waitForNoMessagesInFlight(std::chrono::seconds(timeoutSeconds))) {
     log::warning(std::to_string(Session::messagesInFlight()) + " messages still in progress after ShutdownTimeout; " +
                  "stopping anyway (the MTA applies its milter_default_action to them)");
   }
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool stopped = false;
-  std::thread waker([&] {
-    std::unique_lock lock(mutex);
-    for (int i = 0; i < 250 && !stopped; ++i) {
-      wakeListener();
-      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
-    }
-  });
-  smfi_stop();
-  {
-    std::lock_guard lock(mutex);
-    stopped = true;
-  }
-  cv.notify_all();
-  waker.join();
+  engine.stop();
 }
 
 }  // namespace
@@ -353,28 +279,25 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   std::string listening;
   std::unique_ptr<metrics::Exporter> exporter;  // MetricsSocket: made after the fork, as UserID
   std::string metricsNote;
+  const EngineOptions engineOptions{config->milterTimeout, config->milterWorkers};
+  std::unique_ptr<Engine> engine = config->milterEngine == config::Config::MilterEngine::Native
+                                       ? makeNativeEngine(engineOptions)
+                                       : makeLibmilterEngine(engineOptions);
   try {
     const auto identity = lookupUser(config->userId);
-    if (!registerCallbacks()) throw StartupError("smfi_register failed");
     if (config->socket.kind == config::SocketSpec::Kind::Unix) prepareUnixSocket(config->socket.path, identity);
-    if (smfi_setconn(const_cast<char*>(config->socket.text.c_str())) != MI_SUCCESS) {
-      throw StartupError("smfi_setconn " + config->socket.text + " failed");
-    }
     const mode_t oldMask = umask(static_cast<mode_t>(config->umask));
-    errno = 0;
-    const int rc = smfi_opensocket(true);
-    const int savedErrno = errno;
-    umask(oldMask);
-    if (rc != MI_SUCCESS) {
-      errno = savedErrno;
-      throw StartupError("cannot listen on " + config->socket.text +
-                         (savedErrno ? std::string(": ") + std::strerror(savedErrno) : std::string()));
+    try {
+      listening = engine->listen(config->socket);
+    } catch (const EngineError& e) {
+      umask(oldMask);
+      throw StartupError(e.what());
     }
+    umask(oldMask);
     if (config->socket.kind == config::SocketSpec::Kind::Unix && identity &&
         chown(config->socket.path.c_str(), identity->uid, identity->gid) != 0) {
       throw StartupError(errnoText("chown " + config->socket.path));
     }
-    listening = tuneListener();
     if (!config->pidFile.empty()) {
       pidFd = open(config->pidFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (pidFd < 0) throw StartupError(errnoText("cannot write PidFile " + config->pidFile));
@@ -436,9 +359,9 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   // Threads made from here on inherit the blocked signals; then the main thread alone takes
   // them (signals that came during start-up are delivered at this point).
   Reloader reloader(options);
-  int milterResult = MI_SUCCESS;
+  bool milterResult = true;
   std::thread milterThread([&] {
-    milterResult = smfi_main();
+    milterResult = engine->run();
     const char done = kMilterEnded;  // wake the loop below whatever made smfi_main return
     (void)!write(g_signalPipe[1], &done, 1);
   });
@@ -462,7 +385,7 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
       setDraining(true);  // before the log line: whoever reads it may rely on it
       log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                   ": finishing messages in progress, refusing new ones");
-      stopper = std::thread([timeout = config->shutdownTimeout] { drainAndStop(timeout); });
+      stopper = std::thread([&engine, timeout = config->shutdownTimeout] { drainAndStop(*engine, timeout); });
     }
   }
   milterThread.join();
@@ -487,7 +410,7 @@ int runDaemon(std::shared_ptr<const runtime::Runtime> runtime, const DaemonOptio
   // A stop requested while libmilter was still starting may make smfi_main() report a
   // failure; that is still the stop we asked for.
   if (!stopping) {
-    log::error(milterResult != MI_SUCCESS ? "milter main loop failed (libmilter logs its reason to syslog)"
+    log::error(!milterResult ? "milter main loop failed (libmilter logs its reason to syslog)"
                                           : "milter main loop ended without a stop request");
     return 70;  // EX_SOFTWARE
   }

@@ -32,6 +32,19 @@ void putString(std::string& out, std::string_view s) {
 
 }  // namespace
 
+uint32_t stageOf(char command) {
+  switch (command) {
+    case command::kConnect: return stage::kConnect;
+    case command::kHelo: return stage::kHelo;
+    case command::kMail: return stage::kMail;
+    case command::kRcpt: return stage::kRcpt;
+    case command::kData: return stage::kData;
+    case command::kEndOfMessage: return stage::kEndOfMessage;
+    case command::kEndOfHeaders: return stage::kEndOfHeaders;
+    default: return stage::kCount;
+  }
+}
+
 std::optional<Packet> Reader::next(std::string* error) {
   if (broken_) return std::nullopt;
   // Drop what was handed out, once it is most of the buffer (keeps the copy cheap).
@@ -100,8 +113,9 @@ std::optional<std::pair<char, std::vector<std::pair<std::string, std::string>>>>
 }
 
 std::optional<std::pair<std::string, std::string>> parseHeader(std::string_view data) {
+  // As libmilter: strings past the value are ignored.
   const auto strings = parseStrings(data);
-  if (!strings || strings->size() != 2) return std::nullopt;
+  if (!strings || strings->size() < 2) return std::nullopt;
   return std::pair{(*strings)[0], (*strings)[1]};
 }
 

@@ -305,8 +305,7 @@ TEST(LogDiskFullBattery, MailFlowsAndTheDaemonSaysItOnStderr) {
     const int fd = open(stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
-    execl(AUTHMILTER_BINARY, "authmilter", "-f", "-c", conf.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+    execDaemon(conf);
   }
   int status = 0;
   const auto exited = [&] { return waitpid(pid, &status, WNOHANG) == pid; };

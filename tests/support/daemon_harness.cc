@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +17,13 @@
 #include <thread>
 
 namespace authmilter::testsupport {
+
+void execDaemon(const std::string& conf) {
+  const std::string lsan = std::string("suppressions=") + AUTHMILTER_SOURCE_DIR + "/tests/lsan-daemon.supp";
+  setenv("LSAN_OPTIONS", lsan.c_str(), 1);
+  execl(AUTHMILTER_BINARY, "authmilter", "-f", "-c", conf.c_str(), static_cast<char*>(nullptr));
+  _exit(127);
+}
 
 DaemonHarness::DaemonHarness(const TempDir& dir, const std::string& conf) {
   logFile_ = dir.file("authmilter.log");
@@ -27,13 +35,18 @@ DaemonHarness::DaemonHarness(const TempDir& dir, const std::string& conf) {
     dns_ = std::make_unique<TestDnsServer>("");
     extra += "Nameservers " + dns_->nameserver4() + "\n";
   }
+  // The suite runs once per engine (tests/CMakeLists.txt): AUTHMILTER_TEST_ENGINE names the
+  // engine of every daemon whose conf does not choose one itself.
+  const char* engine = std::getenv("AUTHMILTER_TEST_ENGINE");
+  if (engine != nullptr && *engine != '\0' && lower.find("milterengine") == std::string::npos) {
+    extra += std::string("MilterEngine ") + engine + "\n";
+  }
   conf_ = dir.write("authmilter.conf", conf + extra);
   dir.write("authmilter.log", "");  // a previous daemon's lines must not be taken for ours
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    execl(AUTHMILTER_BINARY, "authmilter", "-f", "-c", conf_.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+    execDaemon(conf_);
   }
   const auto line = waitForLog(" listening on ");
   if (!line) {

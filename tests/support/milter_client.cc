@@ -198,6 +198,7 @@ MilterClient::MilterClient(MilterClient&& other) noexcept
       isNegotiated_(other.isNegotiated_),
       eof_(other.eof_),
       sendBroken_(other.sendBroken_),
+      received_(std::move(other.received_)),
       inbuf_(std::move(other.inbuf_)),
       inpos_(std::exchange(other.inpos_, 0)),
       outbuf_(std::move(other.outbuf_)),
@@ -213,6 +214,7 @@ MilterClient& MilterClient::operator=(MilterClient&& other) noexcept {
     isNegotiated_ = other.isNegotiated_;
     eof_ = other.eof_;
     sendBroken_ = other.sendBroken_;
+    received_ = std::move(other.received_);
     inbuf_ = std::move(other.inbuf_);
     inpos_ = std::exchange(other.inpos_, 0);
     outbuf_ = std::move(other.outbuf_);
@@ -325,6 +327,17 @@ void MilterClient::sendPacket(char command, std::string_view payload) {
   if (outbuf_.size() >= kFlushThreshold) flush();
 }
 
+void MilterClient::sendRaw(std::string_view bytes) {
+  outbuf_.append(bytes);
+  queuedCommands_.push_back('?');
+  flush();
+}
+
+void MilterClient::shutdownWrite() {
+  flush();
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 void MilterClient::flush() {
   if (outbuf_.empty()) return;
   try {
@@ -352,6 +365,7 @@ void MilterClient::fillBuffer(Clock::time_point deadline, const std::string& wha
     int err = errno;
     if (n > 0) {
       inbuf_.append(chunk, static_cast<std::size_t>(n));
+      received_.append(chunk, static_cast<std::size_t>(n));
       return;
     }
     if (n == 0) {

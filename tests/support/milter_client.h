@@ -108,6 +108,10 @@ class MilterClient {
   // reply (modifications are accepted only if endOfMessage).
   void sendPacket(char command, std::string_view payload);
   Response readResponse(bool endOfMessage = false);
+  // Sends queued packets, then `bytes` as they are (no framing): broken packets, garbage.
+  void sendRaw(std::string_view bytes);
+  // Half-closes the connection (no more bytes from us; replies can still be read).
+  void shutdownWrite();
 
   // Sends all queued packets now. Like Postfix (which writes through a buffered stream), packets
   // that get no reply ('D', no-reply steps, 'A', raw packets) are queued and go out together with
@@ -116,6 +120,8 @@ class MilterClient {
   // wire before its next client call.
   void flush();
 
+  // Every byte the milter has sent on this connection so far (replies, edits, negotiation).
+  const std::string& received() const { return received_; }
   void setTimeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
@@ -139,6 +145,7 @@ class MilterClient {
   bool isNegotiated_ = false;
   bool eof_ = false;         // milter closed its side; inbuf_ may still hold data
   bool sendBroken_ = false;  // a send failed with EPIPE/ECONNRESET
+  std::string received_;     // every byte the milter sent, for comparing engines
   std::string inbuf_;        // received bytes not yet consumed, starting at inpos_
   std::size_t inpos_ = 0;
   std::string outbuf_;                // packets queued but not yet sent

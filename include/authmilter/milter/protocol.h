@@ -32,6 +32,30 @@ inline constexpr char kAccept = 'a', kContinue = 'c', kDiscard = 'd', kAddHeader
                       kReplyCode = 'y', kOptions = 'O';
 }
 
+// What the milter may do to a message (SMFIF_*), negotiated in SMFIC_OPTNEG.
+namespace action {
+inline constexpr uint32_t kAddHeaders = 0x01, kChangeBody = 0x02, kAddRcpt = 0x04, kDeleteRcpt = 0x08,
+                          kChangeHeaders = 0x10, kQuarantine = 0x20, kChangeFrom = 0x40, kAddRcptArgs = 0x80,
+                          kSetMacroList = 0x100;
+}
+// Protocol flags (SMFIP_*): steps the MTA leaves out (kNo*), steps it expects no reply to
+// (kNoReply*), and how header values come.
+namespace flag {
+inline constexpr uint32_t kNoConnect = 0x1, kNoHelo = 0x2, kNoMail = 0x4, kNoRcpt = 0x8, kNoBody = 0x10,
+                          kNoHeaders = 0x20, kNoEndOfHeaders = 0x40, kNoReplyHeader = 0x80, kNoUnknown = 0x100,
+                          kNoData = 0x200, kSkip = 0x400, kRcptRejected = 0x800, kNoReplyConnect = 0x1000,
+                          kNoReplyHelo = 0x2000, kNoReplyMail = 0x4000, kNoReplyRcpt = 0x8000,
+                          kNoReplyData = 0x10000, kNoReplyUnknown = 0x20000, kNoReplyEndOfHeaders = 0x40000,
+                          kNoReplyBody = 0x80000, kHeaderLeadingSpace = 0x100000;
+}
+// The stages a milter may name macros for (SMFIM_*), in the order libmilter searches them.
+namespace stage {
+inline constexpr uint32_t kConnect = 0, kHelo = 1, kMail = 2, kRcpt = 3, kData = 4, kEndOfMessage = 5,
+                          kEndOfHeaders = 6, kCount = 7;
+}
+// The stage whose macros a SMFIC_MACRO for `command` carries; kCount for any other command.
+uint32_t stageOf(char command);
+
 inline constexpr uint32_t kVersion = 6;
 // Past this a packet is refused and the connection closed: what libmilter is told to take
 // (src/milter/callbacks.cc), more than any header field Postfix passes.
@@ -79,7 +103,7 @@ std::optional<ConnectInfo> parseConnect(std::string_view data);
 std::optional<std::vector<std::string>> parseStrings(std::string_view data);
 // SMFIC_MACRO: the command the macros belong to, then name/value pairs.
 std::optional<std::pair<char, std::vector<std::pair<std::string, std::string>>>> parseMacros(std::string_view data);
-// SMFIC_HEADER: name and value.
+// SMFIC_HEADER: name and value (further strings ignored, as libmilter does).
 std::optional<std::pair<std::string, std::string>> parseHeader(std::string_view data);
 
 // Encodes replies into one buffer (sent with one write).

@@ -5,6 +5,7 @@
 #include "authmilter/milter/protocol.h"
 
 #include <gtest/gtest.h>
+#include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
 namespace authmilter::milter::protocol {
@@ -49,6 +50,48 @@ TEST(MilterProtocolTest, CommandAndReplyBytesAreLibmiltersOwn) {
   EXPECT_EQ(reply::kReplyCode, SMFIR_REPLYCODE);
   EXPECT_EQ(reply::kOptions, SMFIC_OPTNEG);
   EXPECT_EQ(kVersion, static_cast<uint32_t>(SMFI_PROT_VERSION));
+}
+
+TEST(MilterProtocolTest, ActionProtocolAndStageBitsAreLibmiltersOwn) {
+  EXPECT_EQ(action::kAddHeaders, SMFIF_ADDHDRS);
+  EXPECT_EQ(action::kChangeBody, SMFIF_CHGBODY);
+  EXPECT_EQ(action::kAddRcpt, SMFIF_ADDRCPT);
+  EXPECT_EQ(action::kDeleteRcpt, SMFIF_DELRCPT);
+  EXPECT_EQ(action::kChangeHeaders, SMFIF_CHGHDRS);
+  EXPECT_EQ(action::kQuarantine, SMFIF_QUARANTINE);
+  EXPECT_EQ(action::kChangeFrom, SMFIF_CHGFROM);
+  EXPECT_EQ(action::kAddRcptArgs, SMFIF_ADDRCPT_PAR);
+  EXPECT_EQ(action::kSetMacroList, SMFIF_SETSYMLIST);
+  EXPECT_EQ(flag::kNoConnect, SMFIP_NOCONNECT);
+  EXPECT_EQ(flag::kNoHelo, SMFIP_NOHELO);
+  EXPECT_EQ(flag::kNoMail, SMFIP_NOMAIL);
+  EXPECT_EQ(flag::kNoRcpt, SMFIP_NORCPT);
+  EXPECT_EQ(flag::kNoBody, SMFIP_NOBODY);
+  EXPECT_EQ(flag::kNoHeaders, SMFIP_NOHDRS);
+  EXPECT_EQ(flag::kNoEndOfHeaders, SMFIP_NOEOH);
+  EXPECT_EQ(flag::kNoReplyHeader, SMFIP_NR_HDR);
+  EXPECT_EQ(flag::kNoUnknown, SMFIP_NOUNKNOWN);
+  EXPECT_EQ(flag::kNoData, SMFIP_NODATA);
+  EXPECT_EQ(flag::kSkip, SMFIP_SKIP);
+  EXPECT_EQ(flag::kRcptRejected, SMFIP_RCPT_REJ);
+  EXPECT_EQ(flag::kNoReplyConnect, SMFIP_NR_CONN);
+  EXPECT_EQ(flag::kNoReplyHelo, SMFIP_NR_HELO);
+  EXPECT_EQ(flag::kNoReplyMail, SMFIP_NR_MAIL);
+  EXPECT_EQ(flag::kNoReplyRcpt, SMFIP_NR_RCPT);
+  EXPECT_EQ(flag::kNoReplyData, SMFIP_NR_DATA);
+  EXPECT_EQ(flag::kNoReplyUnknown, SMFIP_NR_UNKN);
+  EXPECT_EQ(flag::kNoReplyEndOfHeaders, SMFIP_NR_EOH);
+  EXPECT_EQ(flag::kNoReplyBody, SMFIP_NR_BODY);
+  EXPECT_EQ(flag::kHeaderLeadingSpace, SMFIP_HDR_LEADSPC);
+  EXPECT_EQ(stage::kConnect, static_cast<uint32_t>(SMFIM_CONNECT));
+  EXPECT_EQ(stage::kHelo, static_cast<uint32_t>(SMFIM_HELO));
+  EXPECT_EQ(stage::kMail, static_cast<uint32_t>(SMFIM_ENVFROM));
+  EXPECT_EQ(stage::kRcpt, static_cast<uint32_t>(SMFIM_ENVRCPT));
+  EXPECT_EQ(stage::kData, static_cast<uint32_t>(SMFIM_DATA));
+  EXPECT_EQ(stage::kEndOfMessage, static_cast<uint32_t>(SMFIM_EOM));
+  EXPECT_EQ(stage::kEndOfHeaders, static_cast<uint32_t>(SMFIM_EOH));
+  EXPECT_EQ(stageOf(command::kMail), stage::kMail);
+  EXPECT_EQ(stageOf(command::kHeader), stage::kCount);
 }
 
 // Postfix pipelines packets: one read may hold many, or a part of one. Every split of a
@@ -135,6 +178,8 @@ TEST(MilterProtocolTest, OptionsMacrosHeadersAndStrings) {
   EXPECT_EQ(h->second, " hello");
   EXPECT_FALSE(parseHeader("Subject\0 hello"s));  // the value's NUL missing
   EXPECT_FALSE(parseHeader("Subject\0"s));
+  // Strings past the value are ignored, as libmilter ignores them.
+  EXPECT_EQ(parseHeader("X-Three\0a\0b\0"s), (std::pair<std::string, std::string>{"X-Three", "a"}));
   const auto args = parseStrings("<a@example.org>\0SIZE=10\0BODY=8BITMIME\0"s);
   ASSERT_TRUE(args);
   EXPECT_EQ(*args, (std::vector<std::string>{"<a@example.org>", "SIZE=10", "BODY=8BITMIME"}));
