@@ -45,8 +45,8 @@ namespace {
 
 std::string errnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -56,7 +56,7 @@ struct Connection {
   NativeConnection conversation;
   protocol::Reader reader;
   protocol::Writer writer;
-  std::atomic<int64_t> lastActive{nowSeconds()};
+  std::atomic<int64_t> lastActive{nowMs()};  // steady clock, ms
   std::atomic<bool> busy{false};  // a worker has it (DNS waits do not count as silence)
 };
 
@@ -220,8 +220,8 @@ class NativeEngine final : public Engine {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           // Out of descriptors: pause the listener (the MTA's connections wait in the
           // backlog) until the next tick, rather than spin on it.
-          const int64_t now = nowSeconds();
-          if (now - lastAcceptWarning_.exchange(now) >= 10) log::warning(errnoText("accept (listener paused 1 s)"));
+          const int64_t now = nowMs();
+          if (now - lastAcceptWarning_.exchange(now) >= 10000) log::warning(errnoText("accept (listener paused 1 s)"));
           listenerPaused_ = true;
           return;
         }
@@ -244,11 +244,11 @@ class NativeEngine final : public Engine {
   void tick() {
     uint64_t expirations = 0;
     (void)!read(timerFd_, &expirations, sizeof expirations);
-    const int64_t now = nowSeconds();
+    const int64_t now = nowMs();
     {
       std::lock_guard lock(mutex_);
       for (Connection* c : connections_) {
-        if (!c->busy.load() && now - c->lastActive.load() >= static_cast<int64_t>(options_.timeoutSeconds)) {
+        if (!c->busy.load() && now - c->lastActive.load() >= static_cast<int64_t>(options_.timeoutSeconds) * 1000) {
           // The worker that gets its hang-up closes it.
           if (shutdown(c->fd, SHUT_RDWR) == 0) {
             log::warning("milter connection from " + c->conversation.peer() + " silent for " +
@@ -294,7 +294,7 @@ class NativeEngine final : public Engine {
     }
     if (!flush(c)) closing = true;
     if (closing) return close(c);
-    c.lastActive.store(nowSeconds());
+    c.lastActive.store(nowMs());
     c.busy.store(false);
     rearm(c.fd, &c);
   }

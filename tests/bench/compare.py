@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # The side-by-side benchmark: the same corpus, the same DNS server and the same machine, in
-# one run, through (a) authmilter (SPF + DKIM + DMARC) and (b) OpenDKIM (verify) chained with
-# OpenDMARC (SPFSelfValidate), both Debian's packages, driven by authmilter-bench.
+# one run, through (a) authmilter (SPF + DKIM + DMARC) on each milter engine (libmilter, and
+# its own: MilterEngine native), on a unix and an inet socket, and (b) OpenDKIM (verify)
+# chained with OpenDMARC (SPFSelfValidate), both Debian's packages, driven by authmilter-bench.
 #
 #   compare.py --build BUILD [--messages N] [--corpus-size N] [--sessions 1,4,16,64] [--reps 3]
 #              [--keep] [--only authmilter] [--dns nsd|testdns] [--per-connection K] [--sizes 2048,204800]
@@ -127,11 +128,20 @@ Nameservers 127.0.0.1
 """)
         (d / "authmilter-inet.conf").write_text((d / "authmilter.conf").read_text().replace(
             f"Socket unix:{d}/authmilter.sock", "Socket inet:10025@127.0.0.1"))
+        # The same daemon on its own milter engine (MilterEngine native), on both kinds of socket.
+        (d / "native.conf").write_text((d / "authmilter.conf").read_text().replace(
+            f"Socket unix:{d}/authmilter.sock", f"Socket unix:{d}/native.sock") + "MilterEngine native\n")
+        (d / "native-inet.conf").write_text((d / "native.conf").read_text().replace(
+            f"Socket unix:{d}/native.sock", "Socket inet:10026@127.0.0.1"))
         sock = str(d / "authmilter.sock")
         self.start("authmilter", [str(self.build / "authmilter"), "-f", "-c", str(d / "authmilter.conf")],
                    lambda: can_connect(sock))
         self.start("authmilter-inet", [str(self.build / "authmilter"), "-f", "-c", str(d / "authmilter-inet.conf")],
                    lambda: can_connect(("127.0.0.1", 10025)))
+        self.start("native", [str(self.build / "authmilter"), "-f", "-c", str(d / "native.conf")],
+                   lambda: can_connect(str(d / "native.sock")))
+        self.start("native-inet", [str(self.build / "authmilter"), "-f", "-c", str(d / "native-inet.conf")],
+                   lambda: can_connect(("127.0.0.1", 10026)))
 
     def peers(self):
         d = self.dir
@@ -187,7 +197,9 @@ FailureReports false
 def setups(lab):
     d = lab.dir
     out = [("authmilter (unix)", [f"unix:{d}/authmilter.sock"], ["authmilter"]),
-           ("authmilter (inet)", ["inet:10025@127.0.0.1"], ["authmilter-inet"])]
+           ("authmilter (inet)", ["inet:10025@127.0.0.1"], ["authmilter-inet"]),
+           ("native (unix)", [f"unix:{d}/native.sock"], ["native"]),
+           ("native (inet)", ["inet:10026@127.0.0.1"], ["native-inet"])]
     if lab.args.only != "authmilter":
         out.append(("opendkim -> opendmarc", [f"unix:{d}/opendkim.sock", f"unix:{d}/opendmarc.sock"],
                     ["opendkim", "opendmarc"]))
@@ -218,17 +230,21 @@ def measure(lab, chosen, sessions, per):
 
 
 def print_ratios(table, sessions_list):
-    """The issue's targets as ratios of figures from the same run."""
-    unix, inet, chain = "authmilter (unix)", "authmilter (inet)", "opendkim -> opendmarc"
-    print("\nratios (same run): authmilter unix against the chain, and inet against unix")
-    print(f"{'sessions':>8} {'msgs/s x':>9} {'CPU ratio':>10} {'p99 ratio':>10} {'inet msgs/s':>12} {'inet p99':>9}")
-    for n in sessions_list:
-        u, i, c = table.get((unix, n)), table.get((inet, n)), table.get((chain, n))
-        cells = [f"{u['msgs'] / c['msgs']:>8.1f}x" if c else f"{'-':>9}",
-                 f"{u['cpu'] / c['cpu']:>10.2f}" if c else f"{'-':>10}",
-                 f"{u['p99'] / c['p99']:>10.2f}" if c else f"{'-':>10}",
-                 f"{100 * (i['msgs'] / u['msgs'] - 1):>+11.0f}%", f"{100 * (i['p99'] / u['p99'] - 1):>+8.0f}%"]
-        print(f"{n:>8} " + " ".join(cells))
+    """The issue's targets as ratios of figures from the same run: each engine on its unix
+    socket against the chain, and its inet socket against its unix socket."""
+    chain = "opendkim -> opendmarc"
+    print("\nratios (same run): each engine's unix socket against the chain, and its inet socket against unix")
+    print(f"{'engine':10} {'sessions':>8} {'msgs/s x':>9} {'CPU ratio':>10} {'p99 ratio':>10} {'inet msgs/s':>12} "
+          f"{'inet p99':>9}")
+    for engine, unix, inet in (("libmilter", "authmilter (unix)", "authmilter (inet)"),
+                               ("native", "native (unix)", "native (inet)")):
+        for n in sessions_list:
+            u, i, c = table.get((unix, n)), table.get((inet, n)), table.get((chain, n))
+            cells = [f"{u['msgs'] / c['msgs']:>8.1f}x" if c else f"{'-':>9}",
+                     f"{u['cpu'] / c['cpu']:>10.2f}" if c else f"{'-':>10}",
+                     f"{u['p99'] / c['p99']:>10.2f}" if c else f"{'-':>10}",
+                     f"{100 * (i['msgs'] / u['msgs'] - 1):>+11.0f}%", f"{100 * (i['p99'] / u['p99'] - 1):>+8.0f}%"]
+            print(f"{engine:10} {n:>8} " + " ".join(cells))
 
 
 def body_sizes(lab, args):
@@ -249,9 +265,13 @@ def body_sizes(lab, args):
 
 
 def scale(lab, args):
-    """1,000 slow sessions open at once, then a soak with authmilter's RSS sampled."""
-    pid = lab.procs["authmilter"].pid
-    sock = [f"unix:{lab.dir}/authmilter.sock"]
+    """On each engine: 1,000 slow sessions open at once, then a soak with authmilter's RSS sampled."""
+    for daemon, socket in (("authmilter", "authmilter.sock"), ("native", "native.sock")):
+        print(f"\n{daemon if daemon == 'native' else 'libmilter'} engine:")
+        scale_one(lab, args, lab.procs[daemon].pid, [f"unix:{lab.dir}/{socket}"])
+
+
+def scale_one(lab, args, pid, sock):
     samples = []
     done = threading.Event()
 
@@ -267,7 +287,7 @@ def scale(lab, args):
     finally:
         done.set()
         sampler.join()
-    print(f"\n{args.hold_sessions} sessions held open at once (3 s idle after HELO, then one message each): "
+    print(f"{args.hold_sessions} sessions held open at once (3 s idle after HELO, then one message each): "
           f"{r['outcomes']}, no errors; authmilter RSS {max(samples):.1f} MB at most "
           f"(threads now {len(os.listdir(f'/proc/{pid}/task'))})")
     if args.soak <= 0:

@@ -163,6 +163,7 @@ FailureReportRate 100,1000
 ARCSealing outbound
 ARCSealKey local.test:rsa2048:{d}/rsa.key
 ARCTrustedSealers arc-sealers
+MilterEngine {self.args.engine}
 """)
 
     def start_authmilter(self):
@@ -689,6 +690,8 @@ def main():
     ap.add_argument("--mta", choices=["postfix", "sendmail"], required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--build", required=True)
+    ap.add_argument("--engine", choices=["libmilter", "native"], default="libmilter",
+                    help="authmilter's MilterEngine (the same scenarios pass on both)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", help="run only the scenarios whose name contains this")
     args = ap.parse_args()
@@ -697,7 +700,7 @@ def main():
     try:
         world = World(args)
         world.start()
-        print(f"{args.mta}: {world.dir}", flush=True)
+        print(f"{args.mta} on the {args.engine} engine: {world.dir}", flush=True)
         for fn in SCENARIOS:
             if args.only and args.only not in fn.__name__:
                 continue
@@ -724,7 +727,7 @@ def main():
     finally:
         if world is not None:
             world.stop()
-    print(f"{args.mta}: {passed} passed, {failed} failed")
+    print(f"{args.mta} ({args.engine}): {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 

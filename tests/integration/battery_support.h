@@ -82,11 +82,11 @@ inline Sent transact(const std::string& unixPath, const std::string& raw, const 
 // fault on one row must not be hidden by an answer cached on another).
 class BatteryTest : public MilterTestFixture {
  protected:
-  void startBattery(const std::string& extraConf = "") {
+  void startBattery(const std::string& extraConf = "", const std::string& dnsTimeout = "300ms") {
     dir_.write("domains", "example.org\n");
     dir_.write("trusted", "192.0.2.0/24\n");
     startDaemon("AuthservID mx.test.example\nLocalDomains domains\nTrustedNetworks trusted\nShutdownTimeout 5\n"
-                "DNSTimeout 300ms\nDNSRetries 1\nDNSCacheSize 0\nSocket unix:" +
+                "DNSTimeout " + dnsTimeout + "\nDNSRetries 1\nDNSCacheSize 0\nSocket unix:" +
                 dir_.file("s.sock") + "\n" + extraConf);
     daemon_->dns()->setZone(dkimFixture("keys.zone") + kZone);
   }
