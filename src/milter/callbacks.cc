@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "authmilter/log/logger.h"
 #include "authmilter/milter/config_store.h"
@@ -38,10 +40,34 @@ struct ConnectionState {
   ConnectionState(std::shared_ptr<const runtime::Runtime> r, SMFICTX* ctx) : runtime(std::move(r)), context(ctx) {}
 };
 
-// The protocol negotiated on this thread's connection (libmilter serves a connection on one
-// thread): after SMFIC_QUIT_NC the next session's state starts from it, as the MTA does not
-// negotiate again.
-thread_local unsigned long t_protocol = 0;
+// The protocol negotiated on each libmilter context: after SMFIC_QUIT_NC (xxfi_close, then
+// the next session on the same connection, without a new negotiation) the next session's
+// state starts from it. libmilter tells us nothing when a connection ends, so an entry is
+// only ever replaced, at the next negotiation on a context at that address; the map holds
+// one entry per address libmilter has used for a context, about the most connections ever
+// open at once. (A thread_local was wrong: libmilter's worker pool may go on with a
+// connection on another thread.)
+class NegotiatedProtocols {
+ public:
+  void set(SMFICTX* ctx, unsigned long protocol) {
+    std::lock_guard lock(mutex_);
+    protocols_[ctx] = protocol;
+  }
+  unsigned long get(SMFICTX* ctx) {
+    std::lock_guard lock(mutex_);
+    const auto it = protocols_.find(ctx);
+    return it == protocols_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<SMFICTX*, unsigned long> protocols_;
+};
+
+NegotiatedProtocols& negotiatedProtocols() {
+  static auto* protocols = new NegotiatedProtocols;  // never destroyed: sessions may outlive main
+  return *protocols;
+}
 
 ConnectionState* stateOf(SMFICTX* ctx) { return static_cast<ConnectionState*>(smfi_getpriv(ctx)); }
 
@@ -49,7 +75,7 @@ ConnectionState* ensureState(SMFICTX* ctx) {
   ConnectionState* state = stateOf(ctx);
   if (state == nullptr) {
     state = new ConnectionState(currentRuntime(), ctx);
-    state->protocol = t_protocol;
+    state->protocol = negotiatedProtocols().get(ctx);
     smfi_setpriv(ctx, state);
   }
   return state;
@@ -132,7 +158,7 @@ sfsistat onNegotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned 
   *pf2 = 0;
   *pf3 = 0;
   state->protocol = *pf1;
-  t_protocol = *pf1;
+  negotiatedProtocols().set(ctx, *pf1);
   checkOfferedActions(static_cast<uint32_t>(f0));
   if (f0 & SMFIF_SETSYMLIST) {
     for (const auto& [stage, macros] : kMacroLists) {

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -73,9 +74,12 @@ struct Script {
   uint32_t actions = kPostfixActions, protocol = kPostfixProtocol;
   bool negotiate = true;
   // Protocol abuse: the bytes sent must be the same, but how each engine ends the connection
-  // may differ (libmilter leaves some open; ours closes, see NativeEngineClosesOnAbuse).
+  // may differ (libmilter leaves some open; ours closes, see NativeEngineClosesAndLogsWhy).
   bool abuse = false;
 };
+
+// gtest prints a test's parameter in its name for ctest: the script's name, not its bytes.
+void PrintTo(const Script& script, std::ostream* os) { *os << script.name; }
 
 std::vector<Script> scripts() {
   std::vector<Script> s;
