@@ -125,12 +125,14 @@ AuthservID mx.local.bench
 LocalDomains local-domains
 TrustedNetworks trusted
 Nameservers 127.0.0.1
+MilterEngine libmilter
 """)
         (d / "authmilter-inet.conf").write_text((d / "authmilter.conf").read_text().replace(
             f"Socket unix:{d}/authmilter.sock", "Socket inet:10025@127.0.0.1"))
         # The same daemon on its own milter engine (MilterEngine native), on both kinds of socket.
         (d / "native.conf").write_text((d / "authmilter.conf").read_text().replace(
-            f"Socket unix:{d}/authmilter.sock", f"Socket unix:{d}/native.sock") + "MilterEngine native\n")
+            f"Socket unix:{d}/authmilter.sock", f"Socket unix:{d}/native.sock").replace(
+            "MilterEngine libmilter", "MilterEngine native"))
         (d / "native-inet.conf").write_text((d / "native.conf").read_text().replace(
             f"Socket unix:{d}/native.sock", "Socket inet:10026@127.0.0.1"))
         sock = str(d / "authmilter.sock")
@@ -196,8 +198,8 @@ FailureReports false
 
 def setups(lab):
     d = lab.dir
-    out = [("authmilter (unix)", [f"unix:{d}/authmilter.sock"], ["authmilter"]),
-           ("authmilter (inet)", ["inet:10025@127.0.0.1"], ["authmilter-inet"]),
+    out = [("libmilter (unix)", [f"unix:{d}/authmilter.sock"], ["authmilter"]),
+           ("libmilter (inet)", ["inet:10025@127.0.0.1"], ["authmilter-inet"]),
            ("native (unix)", [f"unix:{d}/native.sock"], ["native"]),
            ("native (inet)", ["inet:10026@127.0.0.1"], ["native-inet"])]
     if lab.args.only != "authmilter":
@@ -236,7 +238,7 @@ def print_ratios(table, sessions_list):
     print("\nratios (same run): each engine's unix socket against the chain, and its inet socket against unix")
     print(f"{'engine':10} {'sessions':>8} {'msgs/s x':>9} {'CPU ratio':>10} {'p99 ratio':>10} {'inet msgs/s':>12} "
           f"{'inet p99':>9}")
-    for engine, unix, inet in (("libmilter", "authmilter (unix)", "authmilter (inet)"),
+    for engine, unix, inet in (("libmilter", "libmilter (unix)", "libmilter (inet)"),
                                ("native", "native (unix)", "native (inet)")):
         for n in sessions_list:
             u, i, c = table.get((unix, n)), table.get((inet, n)), table.get((chain, n))
@@ -325,20 +327,23 @@ def main_inside(args):
         print_ratios(table, args.sessions)
         if args.only != "authmilter":
             print("\nverdicts, message by message (concurrency 1, the whole corpus):")
-            ours, theirs = lab.dir / "ours.log", lab.dir / "theirs.log"
-            lab.bench([f"unix:{lab.dir}/authmilter.sock"], 1, args.corpus_size, log=ours)
+            theirs = lab.dir / "theirs.log"
             lab.bench([f"unix:{lab.dir}/opendkim.sock", f"unix:{lab.dir}/opendmarc.sock"], 1, args.corpus_size,
                       log=theirs)
-            a, b = verdicts(ours), verdicts(theirs)
-            same = sum(1 for k in a if a[k].split()[0] == b.get(k, "").split()[0])
-            print(f"  same outcome: {same} of {len(a)}")
-            groups = {}
-            for k in sorted(a):
-                if a[k].split()[0] != b.get(k, "").split()[0]:
-                    key = (a[k].split()[0], b.get(k, "-").split()[0], lab.kinds.get(k, "?"))
-                    groups.setdefault(key, []).append(k)
-            for (mine, peer, kind), names in sorted(groups.items()):
-                print(f"  authmilter {mine:10} chain {peer:10} {len(names):5} x  {kind}  (e.g. {names[0]})")
+            b = verdicts(theirs)
+            for engine, socket in (("native", "native.sock"), ("libmilter", "authmilter.sock")):
+                ours = lab.dir / f"ours-{engine}.log"
+                lab.bench([f"unix:{lab.dir}/{socket}"], 1, args.corpus_size, log=ours)
+                a = verdicts(ours)
+                same = sum(1 for k in a if a[k].split()[0] == b.get(k, "").split()[0])
+                print(f"  {engine}: same outcome as the chain for {same} of {len(a)}")
+                groups = {}
+                for k in sorted(a):
+                    if a[k].split()[0] != b.get(k, "").split()[0]:
+                        key = (a[k].split()[0], b.get(k, "-").split()[0], lab.kinds.get(k, "?"))
+                        groups.setdefault(key, []).append(k)
+                for (mine, peer, kind), names in sorted(groups.items()):
+                    print(f"    authmilter {mine:10} chain {peer:10} {len(names):5} x  {kind}  (e.g. {names[0]})")
         if args.sizes:
             body_sizes(lab, args)
         if args.scale:

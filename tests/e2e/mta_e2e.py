@@ -690,7 +690,7 @@ def main():
     ap.add_argument("--mta", choices=["postfix", "sendmail"], required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--build", required=True)
-    ap.add_argument("--engine", choices=["libmilter", "native"], default="libmilter",
+    ap.add_argument("--engine", choices=["native", "libmilter"], default="native",
                     help="authmilter's MilterEngine (the same scenarios pass on both)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", help="run only the scenarios whose name contains this")
