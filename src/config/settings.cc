@@ -216,17 +216,17 @@ effect at restart. Default: native)",
      }}},
     {.name = "MilterWorkers",
      .kind = SettingKind::Integer,
-     .defaultValue = "100",
+     .defaultValue = "32",
      .min = 1,
      .max = 1024,
      .section = "Daemon",
      .syntax = "N",
      .help = R"(MilterEngine native: the threads that read, check and answer sessions
 (1-1024). A session waiting on DNS holds one; when all are busy, other sessions wait for
-one to be free. Give it at least as many as the MTA has SMTP sessions at once, so that no
-session waits for another's DNS: the default is Postfix's default_process_limit. Idle
-workers cost a stack each, no CPU. Default: 100)",
-     .sample = "MilterWorkers 100",
+one to be free (the MTA's milter_command_timeout still applies): raise it if more SMTP
+sessions than this may wait on slow DNS at once. More workers than busy sessions cost
+CPU on a small machine (README, Milter engine). Default: 32)",
+     .sample = "MilterWorkers 32",
      .bind = {.number = [](Config& c, long v) { c.milterWorkers = static_cast<unsigned>(v); }}},
     {.name = "MilterTimeout",
      .kind = SettingKind::Integer,

@@ -47,7 +47,7 @@ struct Config {
   unsigned shutdownTimeout = 30;
   // Who speaks the milter protocol: libmilter, or our own engine (epoll, a worker pool).
   enum class MilterEngine { Libmilter, Native } milterEngine = MilterEngine::Native;
-  unsigned milterWorkers = 100;  // native engine: threads that do the message work
+  unsigned milterWorkers = 32;   // native engine: threads that do the message work
   unsigned milterTimeout = 7210;  // seconds of MTA silence that end a milter connection
   std::optional<SocketSpec> metricsSocket;  // MetricsSocket: inet or inet6, with an address
 
