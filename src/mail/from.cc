@@ -294,7 +294,7 @@ class Parser {
       if (c == '\\') {  // obs-dtext
         char escaped;
         if (!quotedPair(&escaped)) return false;
-        token_.text.push_back(escaped);
+        if (!isWsp(escaped)) token_.text.push_back(escaped);  // a quoted blank is a blank
       } else if (isWsp(c) || c == '\r' || c == '\n') {
         if (!skipFws()) return false;
       } else if (isControl(c)) {

@@ -297,6 +297,10 @@ TEST(FromHeaderTest, DomainLiteral) {
   EXPECT_TRUE((*mailboxes)[0].literal);
   EXPECT_EQ(errorOf("user@[192.0.2.1]"), "From address 'user@[192.0.2.1]' has an address literal, not a domain");
   EXPECT_EQ(errorOf("<user@[ 192.0.2.1 ]>"), "From address 'user@[192.0.2.1]' has an address literal, not a domain");
+  // A quoted blank (obs-dtext) is a blank too: never part of the domain (a fuzzing find).
+  const auto quoted = parseAddressList("e@[\\\t192.0.2.1\\ ]", &error);
+  ASSERT_TRUE(quoted.has_value()) << error;
+  EXPECT_EQ((*quoted)[0].domain, "[192.0.2.1]");
 }
 
 TEST(FromHeaderTest, ObsoleteRoute) {
