@@ -237,7 +237,7 @@ CPU on a small machine (README, Milter engine). Default: 32)",
      .syntax = "SECONDS",
      .help = R"(MilterEngine native: a milter connection on which the MTA sends
 nothing for this long is closed, with a log line (1-86400; libmilter's own default).
-MilterEngine libmilter: handed to libmilter (smfi_settimeout), which bounds its reads and
+MilterEngine libmilter: handed to libmilter as its timeout, which bounds its reads and
 writes with it but does not close a connection left idle. Default: 7210)",
      .sample = "MilterTimeout 7210",
      .bind = {.number = [](Config& c, long v) { c.milterTimeout = static_cast<unsigned>(v); }}},

@@ -8,12 +8,12 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "battery_support.h"
+#include "bench_stats.h"
 #include "daemon_harness.h"
 #include "milter_client.h"
 
@@ -22,16 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
-
-// "Threads:" of /proc/PID/status: how many threads the daemon runs.
-int threadCount(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
 
 class MilterTimeoutTest : public BatteryTest, public ::testing::WithParamInterface<const char*> {};
 
@@ -105,7 +95,7 @@ TEST_F(NativeEngineTest, TenThousandConnectionsCostNoThreadsAndStopNoSession) {
   startBattery("MilterEngine native\nMilterWorkers 4\n");
   const Sent first = send(signedMessage(), "MANY0");  // every thread the daemon starts is running
   expectSignedPasses(first, daemon_->messageLogLine("MANY0"));
-  const int threadsBefore = threadCount(daemon_->pid());
+  const long threadsBefore = procStatus(daemon_->pid(), "Threads");
   ASSERT_GT(threadsBefore, 0);
 
   std::vector<MilterClient> open;
@@ -114,7 +104,7 @@ TEST_F(NativeEngineTest, TenThousandConnectionsCostNoThreadsAndStopNoSession) {
     open.push_back(MilterClient::connectUnix(daemon_->unixPath(), 20s));
     open.back().negotiate();  // each one answered: the daemon holds them all
   }
-  EXPECT_EQ(threadCount(daemon_->pid()), threadsBefore) << "a thread per connection";
+  EXPECT_EQ(procStatus(daemon_->pid(), "Threads"), threadsBefore) << "a thread per connection";
   const Sent beside = send(signedMessage(), "MANY1");
   expectSignedPasses(beside, daemon_->messageLogLine("MANY1"));
 
@@ -123,7 +113,7 @@ TEST_F(NativeEngineTest, TenThousandConnectionsCostNoThreadsAndStopNoSession) {
   open.clear();
   const Sent after = send(signedMessage(), "MANY2");
   expectSignedPasses(after, daemon_->messageLogLine("MANY2"));
-  EXPECT_EQ(threadCount(daemon_->pid()), threadsBefore);
+  EXPECT_EQ(procStatus(daemon_->pid(), "Threads"), threadsBefore);
   for (const auto& line : daemon_->logLines()) EXPECT_THAT(line, ::testing::Not(HasSubstr("protocol error"))) << line;
 }
 

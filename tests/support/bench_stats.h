@@ -1,4 +1,5 @@
-// Small helpers the benchmark programs share (they print figures, assert nothing).
+// Small helpers the benchmark programs share (they print figures, assert nothing); tests
+// read /proc through procStatus too.
 #pragma once
 
 #include <sys/types.h>
